@@ -25,12 +25,30 @@ struct pciem_cfg_cap {
 	u16 length;		/* bytes it occupies, header included */
 };
 
+/*
+ * Who may change what (data/wmask/w1cmask/devmask per byte):
+ * - The OS (pciem_cfg_write): Command (I/O, memory, bus master, parity, SERR#,
+ *   INTx disable), Cache Line Size, Latency Timer, Interrupt Line, BAR address
+ *   bits, PCIe Device/Link Control and Control 2 fields, PM PowerState and
+ *   PME_En, MSI enable/MME/address/data/mask, MSI-X enable and function mask.
+ *   RW1C: Status error bits, PCIe Device Status error bits, PM PME_Status.
+ * - The device (pciem_cfg_dev_write): only state a real function reports
+ *   itself: Status error bits and INTx Status; PCIe Device Status (error, aux
+ *   power, transactions pending) and Link Status (speed, width, training, slot
+ *   clock, DLL active); PM PME_Status; vendor and extended capability payloads.
+ *   Everything else -- IDs, class, header type, subsystem IDs, Command, BARs,
+ *   ROM, the capability pointers and headers, the control registers the OS
+ *   programs, and the whole MSI and MSI-X capabilities -- belongs to the OS or
+ *   the module. A device write may rewrite such bits only with their current
+ *   value, so read-modify-write of a shared register works.
+ * - Unimplemented bytes read 0 and ignore writes from both sides.
+ */
 struct pciem_cfg {
 	u8 data[PCIEM_CFG_SIZE];	/* what the OS reads */
 	u8 wmask[PCIEM_CFG_SIZE];	/* bits the OS may write */
 	u8 w1cmask[PCIEM_CFG_SIZE];	/* bits the OS clears by writing 1 */
 	u8 devmask[PCIEM_CFG_SIZE];	/* bits the device side may set (PCIEM_IOC_CFG_WRITE) */
-	u64 bar_len[PCIEM_NUM_BARS];	/* 0 = absent; upper half of a 64-bit BAR too */
+	u64 bar_len[PCIEM_NUM_BARS];	/* 0 = absent; also set in a 64-bit BAR's upper slot */
 	u32 bar_flags[PCIEM_NUM_BARS];	/* PCIEM_BAR_* of the BAR that starts here */
 	struct pciem_cfg_cap caps[PCIEM_CFG_MAX_CAPS];
 	u32 ncaps;
@@ -66,8 +84,18 @@ void pciem_cfg_write(struct pciem_cfg *cfg, u32 offset, u32 width, u32 value);
 /* Device side: returns -EPERM (cfg->err says which byte) for module-owned bytes. */
 int pciem_cfg_dev_write(struct pciem_cfg *cfg, u32 offset, u32 width, u32 value);
 
-/* Helpers for the bus code: the BAR's current address as programmed by the OS. */
+/*
+ * Helpers for the bus code: the BAR's current address as programmed by the OS
+ * (0 for an absent BAR or the upper slot of a 64-bit one), and Command.
+ */
 u64 pciem_cfg_bar_addr(const struct pciem_cfg *cfg, u32 index);
 u16 pciem_cfg_command(const struct pciem_cfg *cfg);
+
+/* True for the slot holding the upper dword of the 64-bit BAR below it. */
+static inline bool pciem_cfg_bar_is_upper(const struct pciem_cfg *cfg, u32 index)
+{
+	return index > 0 && index < PCIEM_NUM_BARS &&
+	       (cfg->bar_flags[index - 1] & PCIEM_BAR_MEM64);
+}
 
 #endif /* PCIEM_CFG_H */
