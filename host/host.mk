@@ -1,2 +1,64 @@
 # SPDX-License-Identifier: MIT
-# placeholder: filled in by its owner
+# pciem-lua, the host program, and libpciem-host.so (the same code for busted
+# running under plain luajit). Included by the top Makefile.
+#   make host        $(BUILD)/pciem-lua and $(BUILD)/libpciem-host.so
+#   make host-clean
+
+PCIEM_VERSION := 0.1.0
+HOST_BUILD := $(BUILD)/host
+
+HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -MMD -MP \
+	-DPL_VERSION='"$(PCIEM_VERSION)"' \
+	-DPL_LUA_DEFAULT_DIR='"$(TOP)/lua"' \
+	-I$(TOP)/host -I$(HOST_BUILD) $(shell pkg-config --cflags luajit)
+HOST_LIBS := $(shell pkg-config --libs luajit) -lm -ldl
+
+# Everything Lua reaches through the FFI (shared by the program and the library).
+HOST_CORE_SRCS := host/pl_ffi.c host/pl_kernel.c host/pl_sim.c host/pl_signal.c host/pl_log.c
+HOST_CORE_OBJS := $(patsubst host/%.c,$(HOST_BUILD)/%.o,$(HOST_CORE_SRCS)) \
+	$(HOST_BUILD)/pciem_cfg.o $(HOST_BUILD)/cdef_uapi.o $(HOST_BUILD)/cdef_host.o
+HOST_MAIN_OBJS := $(HOST_BUILD)/pl_main.o $(HOST_BUILD)/pl_lua.o
+
+UAPI_H := $(TOP)/include/uapi/pciem.h
+UAPI_PRELUDE := "typedef uint8_t __u8;" "typedef uint16_t __u16;" \
+	"typedef uint32_t __u32;" "typedef uint64_t __u64;"
+
+.PHONY: host host-clean
+host: $(BUILD)/pciem-lua $(BUILD)/libpciem-host.so
+
+$(BUILD)/pciem-lua: $(HOST_MAIN_OBJS) $(HOST_CORE_OBJS)
+	$(E) "LINK     $(@F)"
+	$(Q)$(CC) -rdynamic -o $@ $^ $(HOST_LIBS)
+
+$(BUILD)/libpciem-host.so: $(HOST_CORE_OBJS)
+	$(E) "LINK     $(@F)"
+	$(Q)$(CC) -shared -o $@ $^
+
+$(HOST_BUILD)/%.o: host/%.c | $(HOST_BUILD)
+	$(E) "CC       host/$*.c"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+# The shared config space engine, built for userspace (sim backend, dry run).
+$(HOST_BUILD)/pciem_cfg.o: kmod/pciem_cfg.c | $(HOST_BUILD)
+	$(E) "CC       kmod/pciem_cfg.c (host)"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(HOST_BUILD)/cdef_uapi.c: $(UAPI_H) host/gen_cdef.sh | $(HOST_BUILD)
+	$(E) "GEN      $(@F)"
+	$(Q)host/gen_cdef.sh pciem_ffi_cdef_uapi $< $(UAPI_PRELUDE) >$@.tmp && mv $@.tmp $@
+
+$(HOST_BUILD)/cdef_host.c: host/pciem_ffi.h host/gen_cdef.sh | $(HOST_BUILD)
+	$(E) "GEN      $(@F)"
+	$(Q)host/gen_cdef.sh pciem_ffi_cdef_host $< >$@.tmp && mv $@.tmp $@
+
+$(HOST_BUILD)/cdef_%.o: $(HOST_BUILD)/cdef_%.c
+	$(E) "CC       $(@F)"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(HOST_BUILD):
+	$(Q)mkdir -p $@
+
+host-clean:
+	$(Q)rm -rf $(HOST_BUILD) $(BUILD)/pciem-lua $(BUILD)/libpciem-host.so
+
+-include $(wildcard $(HOST_BUILD)/*.d)
