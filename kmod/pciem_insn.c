@@ -6,6 +6,10 @@
  */
 #include "pciem_insn.h"
 
+#ifdef __KERNEL__
+#include <asm/ptrace.h>
+#endif
+
 /* Reads bytes[pos] only while pos < end; end is min(len, 15). */
 struct insn_cursor {
 	const u8 *bytes;
@@ -451,6 +455,54 @@ void pciem_insn_advance_rip(struct pciem_insn_regs *regs, const struct pciem_ins
 {
 	regs->rip += insn->len;
 }
+
+#ifdef __KERNEL__
+void pciem_insn_regs_from_pt(struct pciem_insn_regs *regs, const struct pt_regs *pt)
+{
+	regs->gpr[PCIEM_GPR_RAX] = pt->ax;
+	regs->gpr[PCIEM_GPR_RCX] = pt->cx;
+	regs->gpr[PCIEM_GPR_RDX] = pt->dx;
+	regs->gpr[PCIEM_GPR_RBX] = pt->bx;
+	regs->gpr[PCIEM_GPR_RSP] = pt->sp;
+	regs->gpr[PCIEM_GPR_RBP] = pt->bp;
+	regs->gpr[PCIEM_GPR_RSI] = pt->si;
+	regs->gpr[PCIEM_GPR_RDI] = pt->di;
+	regs->gpr[PCIEM_GPR_R8] = pt->r8;
+	regs->gpr[PCIEM_GPR_R9] = pt->r9;
+	regs->gpr[PCIEM_GPR_R10] = pt->r10;
+	regs->gpr[PCIEM_GPR_R11] = pt->r11;
+	regs->gpr[PCIEM_GPR_R12] = pt->r12;
+	regs->gpr[PCIEM_GPR_R13] = pt->r13;
+	regs->gpr[PCIEM_GPR_R14] = pt->r14;
+	regs->gpr[PCIEM_GPR_R15] = pt->r15;
+	regs->rip = pt->ip;
+	regs->flags = pt->flags;
+	regs->fs_base = 0;
+	regs->gs_base = 0;
+}
+
+/* MOV and the string moves change no flags, so only GPRs and ip go back. */
+void pciem_insn_regs_to_pt(const struct pciem_insn_regs *regs, struct pt_regs *pt)
+{
+	pt->ax = regs->gpr[PCIEM_GPR_RAX];
+	pt->cx = regs->gpr[PCIEM_GPR_RCX];
+	pt->dx = regs->gpr[PCIEM_GPR_RDX];
+	pt->bx = regs->gpr[PCIEM_GPR_RBX];
+	pt->sp = regs->gpr[PCIEM_GPR_RSP];
+	pt->bp = regs->gpr[PCIEM_GPR_RBP];
+	pt->si = regs->gpr[PCIEM_GPR_RSI];
+	pt->di = regs->gpr[PCIEM_GPR_RDI];
+	pt->r8 = regs->gpr[PCIEM_GPR_R8];
+	pt->r9 = regs->gpr[PCIEM_GPR_R9];
+	pt->r10 = regs->gpr[PCIEM_GPR_R10];
+	pt->r11 = regs->gpr[PCIEM_GPR_R11];
+	pt->r12 = regs->gpr[PCIEM_GPR_R12];
+	pt->r13 = regs->gpr[PCIEM_GPR_R13];
+	pt->r14 = regs->gpr[PCIEM_GPR_R14];
+	pt->r15 = regs->gpr[PCIEM_GPR_R15];
+	pt->ip = regs->rip;
+}
+#endif /* __KERNEL__ */
 
 const char *pciem_insn_kind_name(unsigned int kind)
 {

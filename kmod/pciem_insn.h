@@ -146,6 +146,18 @@ void pciem_insn_string_step(struct pciem_insn_regs *regs, const struct pciem_ins
 bool pciem_insn_done(const struct pciem_insn_regs *regs, const struct pciem_insn *insn);
 void pciem_insn_advance_rip(struct pciem_insn_regs *regs, const struct pciem_insn *insn);
 
+#ifdef __KERNEL__
+struct pt_regs;
+/*
+ * Copy the GPRs, ip and flags between a fault's pt_regs and the register
+ * file. fs_base/gs_base are left 0: a kernel MMIO access never uses an
+ * FS/GS override, so pciem_insn_ea() then disagrees with the fault address
+ * and the access is refused, as it should be.
+ */
+void pciem_insn_regs_from_pt(struct pciem_insn_regs *regs, const struct pt_regs *pt);
+void pciem_insn_regs_to_pt(const struct pciem_insn_regs *regs, struct pt_regs *pt);
+#endif
+
 /* Name of a kind ("load", "store_imm", ...) for logs and tests; "?" if bad. */
 const char *pciem_insn_kind_name(unsigned int kind);
 
