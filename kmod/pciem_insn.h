@@ -46,7 +46,8 @@ struct pciem_insn {
 	u8 len;			/* total length in bytes, 1..15 */
 	u8 width;		/* bytes moved to/from memory: 1, 2, 4, 8 */
 	u8 reg_width;		/* register width (differs from width for zx/sx) */
-	u8 reg;			/* register operand, 0..15; RAX for stos/lods */
+	u8 reg;			/* register operand 0..15 (RAX for stos/lods), or
+				 * PCIEM_GPR_NONE (store_imm, movs) */
 	bool high8;		/* reg names bits 15:8 (AH, CH, DH, BH) */
 	bool rep;		/* F3 or F2 on a string instruction */
 	u8 seg;			/* enum pciem_insn_seg */
