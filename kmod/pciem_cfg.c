@@ -778,6 +778,55 @@ int pciem_cfg_dev_write(struct pciem_cfg *cfg, u32 offset, u32 width, u32 value)
 	return 0;
 }
 
+/* Offsets of the MSI registers after Message Address, per the capability's form. */
+static void msi_layout(const struct pciem_cfg *cfg, u32 ctrl, u32 *data, u32 *mask)
+{
+	bool is64 = ctrl & PCI_MSI_FLAGS_64BIT;
+
+	*data = cfg->msi_off + (is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32);
+	*mask = cfg->msi_off + (is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32);
+}
+
+int pciem_cfg_msi_message(const struct pciem_cfg *cfg, u32 vector, u64 *addr, u32 *data,
+			  bool *masked)
+{
+	u32 ctrl, enabled, data_at, mask_at;
+
+	if (!cfg->msi_off)
+		return -ENODEV;
+	ctrl = get_le(cfg->data, cfg->msi_off + PCI_MSI_FLAGS, 2);
+	if (!(ctrl & PCI_MSI_FLAGS_ENABLE))
+		return -ENODEV;
+	enabled = 1u << ((ctrl & PCI_MSI_FLAGS_QSIZE) >> 4);
+	if (vector >= enabled)
+		return -EINVAL;
+	msi_layout(cfg, ctrl, &data_at, &mask_at);
+	*addr = get_le(cfg->data, cfg->msi_off + PCI_MSI_ADDRESS_LO, 4);
+	if (ctrl & PCI_MSI_FLAGS_64BIT)
+		*addr |= (u64)get_le(cfg->data, cfg->msi_off + PCI_MSI_ADDRESS_HI, 4) << 32;
+	*data = (get_le(cfg->data, data_at, 2) & ~(enabled - 1)) | vector;
+	*masked = (ctrl & PCI_MSI_FLAGS_MASKBIT) &&
+		  (get_le(cfg->data, mask_at, 4) >> vector & 1);
+	return 0;
+}
+
+int pciem_cfg_msi_set_pending(struct pciem_cfg *cfg, u32 vector, bool pending)
+{
+	u32 ctrl, data_at, mask_at, bits;
+
+	if (!cfg->msi_off)
+		return -EINVAL;
+	ctrl = get_le(cfg->data, cfg->msi_off + PCI_MSI_FLAGS, 2);
+	if (!(ctrl & PCI_MSI_FLAGS_MASKBIT) ||
+	    vector >= 1u << ((ctrl & PCI_MSI_FLAGS_QMASK) >> 1))
+		return -EINVAL;
+	msi_layout(cfg, ctrl, &data_at, &mask_at);
+	bits = get_le(cfg->data, mask_at + 4, 4);
+	bits = pending ? bits | 1u << vector : bits & ~(1u << vector);
+	put_le(cfg->data, mask_at + 4, 4, bits);
+	return 0;
+}
+
 u64 pciem_cfg_bar_addr(const struct pciem_cfg *cfg, u32 index)
 {
 	u32 reg = PCI_BASE_ADDRESS_0 + 4 * index;

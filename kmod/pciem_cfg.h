@@ -91,6 +91,20 @@ int pciem_cfg_dev_write(struct pciem_cfg *cfg, u32 offset, u32 width, u32 value)
 u64 pciem_cfg_bar_addr(const struct pciem_cfg *cfg, u32 index);
 u16 pciem_cfg_command(const struct pciem_cfg *cfg);
 
+/*
+ * MSI as the OS programmed it, for whoever delivers the interrupt (the sim
+ * backend; the module's MSI code). pciem_cfg_msi_message: 0 with the address,
+ * the data for @vector (low Multiple Message Enable bits replaced by the
+ * vector) and its per-vector mask bit; -ENODEV when there is no MSI capability
+ * or MSI is disabled; -EINVAL when @vector is not below the enabled count.
+ * pciem_cfg_msi_set_pending: set or clear a Pending bit (they are read-only to
+ * the OS and not writable with pciem_cfg_dev_write); -EINVAL without
+ * per-vector masking or for a vector beyond the capable count.
+ */
+int pciem_cfg_msi_message(const struct pciem_cfg *cfg, u32 vector, u64 *addr, u32 *data,
+			  bool *masked);
+int pciem_cfg_msi_set_pending(struct pciem_cfg *cfg, u32 vector, bool pending);
+
 /* True for the slot holding the upper dword of the 64-bit BAR below it. */
 static inline bool pciem_cfg_bar_is_upper(const struct pciem_cfg *cfg, u32 index)
 {

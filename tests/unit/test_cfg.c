@@ -565,6 +565,49 @@ TEST(msi_vector_counts)
 	CHECK_EQ(rd(0x4c, 4), 1);
 }
 
+TEST(msi_message_and_pending)
+{
+	u64 addr;
+	u32 data;
+	bool masked;
+
+	setup();
+	CHECK_EQ(pciem_cfg_msi_message(&cfg, 0, &addr, &data, &masked), -ENODEV);
+	CHECK_EQ(pciem_cfg_msi_set_pending(&cfg, 0, true), -EINVAL);
+	CHECK_EQ(add_msi(8, 1, 1), 0);
+	CHECK_EQ(pciem_cfg_msi_message(&cfg, 0, &addr, &data, &masked), -ENODEV);
+	wr(0x44, 4, 0xfee00000);
+	wr(0x48, 4, 0x00000001);
+	wr(0x4c, 2, 0x4123);
+	wr(0x50, 4, 0x2);			/* mask vector 1 */
+	wr(0x42, 2, 0x0021);			/* enable, 4 vectors */
+	CHECK_EQ(pciem_cfg_msi_message(&cfg, 3, &addr, &data, &masked), 0);
+	CHECK_EQ(addr, 0x1fee00000ULL);
+	CHECK_EQ(data, 0x4123);			/* low 2 bits carry the vector */
+	CHECK(!masked);
+	CHECK_EQ(pciem_cfg_msi_message(&cfg, 1, &addr, &data, &masked), 0);
+	CHECK_EQ(data, 0x4121);
+	CHECK(masked);
+	CHECK_EQ(pciem_cfg_msi_message(&cfg, 4, &addr, &data, &masked), -EINVAL);
+	CHECK_EQ(pciem_cfg_msi_set_pending(&cfg, 7, true), 0);
+	CHECK_EQ(pciem_cfg_msi_set_pending(&cfg, 1, true), 0);
+	CHECK_EQ(rd(0x54, 4), 0x82);
+	CHECK_EQ(pciem_cfg_msi_set_pending(&cfg, 7, false), 0);
+	CHECK_EQ(rd(0x54, 4), 0x02);
+	CHECK_EQ(pciem_cfg_msi_set_pending(&cfg, 8, true), -EINVAL);
+
+	setup();				/* 32-bit, no masking */
+	CHECK_EQ(add_msi(1, 0, 0), 0);
+	wr(0x44, 4, 0xfee01000);
+	wr(0x48, 2, 0x0031);
+	wr(0x42, 2, 0x0001);
+	CHECK_EQ(pciem_cfg_msi_message(&cfg, 0, &addr, &data, &masked), 0);
+	CHECK_EQ(addr, 0xfee01000);
+	CHECK_EQ(data, 0x0031);
+	CHECK(!masked);
+	CHECK_EQ(pciem_cfg_msi_set_pending(&cfg, 0, true), -EINVAL);
+}
+
 TEST(msix_registers)
 {
 	setup();
@@ -875,6 +918,7 @@ int main(void)
 	RUN(pm_states);
 	RUN(msi_forms);
 	RUN(msi_vector_counts);
+	RUN(msi_message_and_pending);
 	RUN(msix_registers);
 	RUN(cap_errors);
 	RUN(cap_placement_errors);
