@@ -558,7 +558,7 @@ int pciem_cfg_add_cap(struct pciem_cfg *cfg, const struct pciem_cap_desc *c,
 	const char *name = cap_name(c->kind);
 	struct pciem_cfg_cap *rec;
 	u16 *slot;
-	u32 len = 0, off;
+	u32 len = 0, off = 0;
 	int err;
 
 	if (cfg->finished)

@@ -10,8 +10,9 @@ UNIT_DIR := $(TOP)/tests/unit
 UNIT_OUT := $(BUILD)/unit
 UNIT_NAMES := $(patsubst $(UNIT_DIR)/test_%.c,%,$(wildcard $(UNIT_DIR)/test_*.c))
 UNIT_BINS := $(addprefix $(UNIT_OUT)/test_,$(UNIT_NAMES))
-UNIT_HDRS := $(wildcard $(TOP)/kmod/*.h) $(TOP)/include/uapi/pciem.h $(UNIT_DIR)/check.h
-UNIT_CFLAGS := -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+UNIT_HDRS := $(wildcard $(TOP)/kmod/*.h) $(TOP)/include/uapi/pciem.h $(UNIT_DIR)/check.h \
+	$(UNIT_DIR)/unit.mk
+UNIT_CFLAGS := -O2 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -I$(TOP)/kmod -I$(TOP)/include
 # The uapi header must stay plain ISO C for every consumer.
 UNIT_CFLAGS_uapi := -std=c99 -pedantic
