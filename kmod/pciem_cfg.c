@@ -44,8 +44,7 @@ static const char *cap_name(u16 kind)
 	return "?";
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct pciem_cfg *cfg, int err, const char *fmt, ...)
+static __printf(3, 4) int fail(struct pciem_cfg *cfg, int err, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -33,6 +33,10 @@ typedef uint32_t u32;
 typedef uint64_t u64;
 #endif
 
+#ifndef __printf
+#define __printf(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
 #endif /* __KERNEL__ */
 
 #define PCIEM_ARRAY_LEN(a) ((u32)(sizeof(a) / sizeof((a)[0])))
