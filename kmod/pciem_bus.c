@@ -15,6 +15,11 @@
 
 #include "pciem.h"
 
+/* pci_sysdata and boot_cpu_data.x86_phys_bits are x86's. */
+#ifndef CONFIG_X86_64
+#error "pciem.ko supports x86-64 only"
+#endif
+
 /* Window sizes we try, largest first; each window is aligned to its size. */
 #define PCIEM_WIN64_MAX		(64ULL << 30)
 #define PCIEM_WIN64_MIN		SZ_1G
@@ -33,7 +38,11 @@ struct pciem_bus {
 
 	raw_spinlock_t slots_lock;	/* slots[] against pci_ops */
 	struct pciem_dev *slots[PCIEM_NUM_SLOTS];
-	/* Later: the MSI irq domain (dev_set_msi_domain on bus->dev), INTx. */
+	/*
+	 * Later: the MSI irq domain and INTx. x86 copies the bus's MSI domain
+	 * into each pci_dev when it is scanned, so dev_set_msi_domain() on
+	 * bus->dev must happen in pciem_bus_init, before any REGISTER.
+	 */
 };
 
 static struct pciem_bus pciem_bus = {
