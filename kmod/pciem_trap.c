@@ -129,12 +129,35 @@ static int pciem_trap_split_pmd(pmd_t *pmd)
 	return 0;
 }
 
-/* The 4K PTE mapping va, splitting a 2M mapping if needed. */
+/* Replace a 1G kernel mapping by a table of 512 equivalent 2M mappings. */
+static int pciem_trap_split_pud(pud_t *pud)
+{
+	unsigned long pfn = pud_pfn(*pud);
+	pgprot_t prot = pud_pgprot(*pud);	/* same layout at both levels */
+	pmd_t *table;
+	int i;
+
+	table = (pmd_t *)get_zeroed_page(GFP_ATOMIC);
+	if (!table)
+		return -ENOMEM;
+	for (i = 0; i < PTRS_PER_PMD; i++)
+		set_pmd(&table[i], pfn_pmd(pfn + i * PTRS_PER_PTE, prot));
+	set_pud(pud, __pud(__pa(table) | _KERNPG_TABLE));
+	return 0;
+}
+
+/* The 4K PTE mapping va, splitting a 1G or 2M mapping down to it. */
 static pte_t *pciem_trap_pte(unsigned long va)
 {
 	unsigned int level;
 	pte_t *pte = lookup_address(va, &level);
 
+	if (pte && level == PG_LEVEL_1G) {
+		if (!pud_large(*(pud_t *)pte) ||
+		    pciem_trap_split_pud((pud_t *)pte))
+			return NULL;
+		pte = lookup_address(va, &level);
+	}
 	if (pte && level == PG_LEVEL_2M) {
 		if (!pmd_large(*(pmd_t *)pte) ||
 		    pciem_trap_split_pmd((pmd_t *)pte))
@@ -142,7 +165,7 @@ static pte_t *pciem_trap_pte(unsigned long va)
 		pte = lookup_address(va, &level);
 	}
 	if (!pte || level != PG_LEVEL_4K || !pte_present(*pte))
-		return NULL;	/* 1G mappings are not split: reported */
+		return NULL;
 	return pte;
 }
 

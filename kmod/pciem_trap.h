@@ -34,7 +34,7 @@ struct pciem_trap_stats {
 	u64 failed;		/* elements failed (callback error, bad offset) */
 	u64 undecodable;	/* faults on instructions the decoder refused */
 	u64 mappings;		/* kernel mappings trapped so far */
-	u64 untrappable;	/* mappings that could not be trapped (1G pages, no memory) */
+	u64 untrappable;	/* mappings that could not be trapped (out of memory) */
 };
 
 /*
