@@ -619,7 +619,6 @@ struct pciem_trap_range *pciem_trap_add_range(phys_addr_t phys, u64 len,
 	spin_unlock_irqrestore(&trap.lock, flags);
 	return range;
 }
-EXPORT_SYMBOL_GPL(pciem_trap_add_range);
 
 void pciem_trap_remove_range(struct pciem_trap_range *range)
 {
@@ -648,7 +647,6 @@ void pciem_trap_remove_range(struct pciem_trap_range *range)
 	synchronize_rcu();
 	kfree(range);
 }
-EXPORT_SYMBOL_GPL(pciem_trap_remove_range);
 
 void pciem_trap_get_stats(struct pciem_trap_range *range,
 			  struct pciem_trap_stats *stats)
@@ -660,7 +658,6 @@ void pciem_trap_get_stats(struct pciem_trap_range *range,
 	stats->mappings = atomic64_read(&range->mappings);
 	stats->untrappable = atomic64_read(&range->untrappable);
 }
-EXPORT_SYMBOL_GPL(pciem_trap_get_stats);
 
 static int pciem_trap_probe(struct kprobe *kp, const char *sym,
 			    kprobe_pre_handler_t handler)
