@@ -264,7 +264,8 @@ local function check_bars(bars)
    local out = {}
    for k, b in pairs(bars) do
       if type(k) ~= "number" or k ~= math.floor(k) or k < 0 or k > 5 then
-         fail("bars", "key %s is not a BAR index 0..5 (write bars = { [0] = {...} })", describe(k))
+         fail("bars", "key %s is not a BAR index 0..5 (write bars = { [0] = {...} })",
+            type(k) == "number" and tostring(k) or describe(k))
       end
       local path = ("bars[%d]"):format(k)
       if b ~= false then
