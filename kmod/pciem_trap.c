@@ -356,11 +356,20 @@ static int pciem_trap_plain(unsigned long addr, unsigned int width, bool is_writ
 	} while (0)
 
 	switch (width) {
-	case 1: TRAP_PLAIN(u8); break;
-	case 2: TRAP_PLAIN(u16); break;
-	case 4: TRAP_PLAIN(u32); break;
-	case 8: TRAP_PLAIN(u64); break;
-	default: return -EINVAL;
+	case 1:
+		TRAP_PLAIN(u8);
+		break;
+	case 2:
+		TRAP_PLAIN(u16);
+		break;
+	case 4:
+		TRAP_PLAIN(u32);
+		break;
+	case 8:
+		TRAP_PLAIN(u64);
+		break;
+	default:
+		return -EINVAL;
 	}
 	return 0;
 fault:
