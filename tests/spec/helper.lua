@@ -53,7 +53,7 @@ end
 --- Run a shell command; returns exit status, stdout, stderr.
 function M.run(cmd)
    local out, errf = os.tmpname(), os.tmpname()
-   local ok, how, code = os.execute(("%s >%s 2>%s"):format(cmd, out, errf))
+   local ok, how, code = os.execute(("(%s\n) >%s 2>%s"):format(cmd, out, errf))
    -- LuaJIT without 5.2 compat returns the raw wait status
    local status = type(ok) == "number" and math.floor(ok / 256) or (how == "exit" and code or 128)
    local function slurp(p)
