@@ -254,8 +254,9 @@ M.cap_kinds = sorted_keys(cap_fields)
 local function apply(t, fields, path, positional)
    check_keys(t, fields, path, positional)
    local out = {}
-   for name, check in pairs(fields) do
-      out[name] = check(t[name], path .. "." .. name, t)
+   -- sorted, so that of several mistakes the same one is always reported
+   for _, name in ipairs(sorted_keys(fields)) do
+      out[name] = fields[name](t[name], path .. "." .. name, t)
    end
    return out
 end
