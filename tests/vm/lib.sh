@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Helpers for guest test scripts (source it: . /pciem/tests/lib.sh). Checks
 # print "PASS name" / "FAIL name: why" lines, which the runner forwards.
+# Helpers keep their variables `local` (busybox ash has it) so they never
+# clobber a caller's.
 
 PCIEM_TESTS_DIR=/pciem/tests
 # Set by a failing check; `finish` turns it into the exit status.
@@ -13,7 +15,7 @@ pass() {
 
 fail() {
 	# fail NAME WHY...
-	name=$1
+	local name=$1
 	shift
 	echo "FAIL $name: $*"
 	failures=$((failures + 1))
@@ -30,7 +32,7 @@ check_eq() {
 
 # check NAME CMD...: passes when CMD succeeds.
 check() {
-	name=$1
+	local name=$1
 	shift
 	if "$@" >/tmp/check.out 2>&1; then
 		pass "$name"
@@ -62,8 +64,7 @@ pciem_devices() {
 # wait_for CMD...: retry CMD every 0.1 s, up to PCIEM_WAIT tenths (default
 # 600, i.e. a minute under TCG). Not a timing assertion: only a bound.
 wait_for() {
-	n=0
-	limit=${PCIEM_WAIT:-600}
+	local n=0 limit=${PCIEM_WAIT:-600}
 	while ! "$@" >/dev/null 2>&1; do
 		n=$((n + 1))
 		[ "$n" -ge "$limit" ] && return 1
@@ -76,12 +77,11 @@ wait_for() {
 # until it reports its device's address. Sets DEV_PID and DEV_ADDR; returns 1
 # (with the log printed) if pciem-lua exits or never reports an address.
 start_dev() {
-	log=$1
+	local log=$1 n=0
 	shift
 	DEV_ADDR=""
 	pciem-lua "$@" >"$log" 2>&1 &
 	DEV_PID=$!
-	n=0
 	while :; do
 		DEV_ADDR=$(grep -Eo '[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]' "$log" | head -n 1)
 		[ -n "$DEV_ADDR" ] && return 0

@@ -17,7 +17,7 @@ VM_QEMU_ARGS ?=
 VM_APPEND ?=
 # Guest kernel modules (with their dependencies) and host tools (with their
 # libraries) in the cached base archive; *_EXTRA adds to them.
-VM_MODULES ?= nvme null_blk ext4 loop crc32c_generic crc32c-intel $(VM_MODULES_EXTRA)
+VM_MODULES ?= nvme null_blk ext4 loop crc32c_generic crc32c-intel pci-stub $(VM_MODULES_EXTRA)
 VM_TOOLS ?= lspci setpci nvme fio mke2fs mkfs.ext4 e2fsck blkdiscard lsblk kmod luajit \
 	$(VM_TOOLS_EXTRA)
 # make test-vm: which tests (shell globs on the name without .sh), per-test deadline.
