@@ -34,6 +34,8 @@ addr=$DEV_ADDR
 
 show lspci -nn
 show lspci -vvv -nn -s "$addr"
+say "  (No driver claims this device, so nothing turned its memory decoding on:"
+say "   hence Mem- and [disabled]. The config space above is what the script described.)"
 
 say
 say "\$ kill -TERM $DEV_PID      # what Ctrl-C would do"

@@ -27,7 +27,6 @@ VM_TEST_TIMEOUT ?= 300
 # Guest-side C test programs (owned by the kmod part): defines vm-src.
 -include $(TOP)/tests/vm/src/src.mk
 
-VM_HAVE_HOST := $(shell grep -Eqs '^host[ :]' $(TOP)/host/host.mk && echo y)
 VM_HAVE_SRC := $(wildcard $(TOP)/tests/vm/src/src.mk)
 
 VM_ENV = TOP='$(TOP)' BUILD='$(BUILD)' CACHE='$(CACHE)' KVER='$(KVER)' \
@@ -44,9 +43,7 @@ vm-build:
 	$(Q)mkdir -p $(VM_DIR)
 ifneq ($(VM_NO_BUILD),1)
 	$(Q)$(MAKE) kmod
-ifeq ($(VM_HAVE_HOST),y)
 	$(Q)$(MAKE) host
-endif
 ifneq ($(VM_HAVE_SRC),)
 	$(Q)$(MAKE) vm-src
 endif
