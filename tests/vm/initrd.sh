@@ -38,6 +38,7 @@ if [ ! -f "$base" ] || [ ! -f "$base.list" ]; then
 fi
 
 echo "INITRAMFS run ($(basename "$guest"))"
-"$here/mkrun.sh" "$BUILD/vm/run.cpio" "$TOP" "$BUILD" "$base.list" "$guest" "$@"
-cat "$base" "$BUILD/vm/run.cpio" >"$out.tmp"
+# Per output name, so vm-run, test-vm and demo never share a file.
+"$here/mkrun.sh" "$out.run.cpio" "$TOP" "$BUILD" "$base.list" "$guest" "$@"
+cat "$base" "$out.run.cpio" >"$out.tmp"
 mv "$out.tmp" "$out"

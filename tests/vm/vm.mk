@@ -35,6 +35,9 @@ VM_RUN_ENV = VM_MEM='$(VM_MEM)' VM_SMP='$(VM_SMP)' VM_TIMEOUT='$(VM_TIMEOUT)' \
 	VM_QEMU_ARGS='$(VM_QEMU_ARGS)' VM_APPEND='$(VM_APPEND)'
 VM_RUN = $(VM_RUN_ENV) $(TOP)/tests/vm/run.sh $(VM_KERNEL)
 
+# -s: no "Nothing to be done" lines between the steps (V=1 shows everything).
+VM_SUBMAKE = $(MAKE) $(if $(filter 1,$(V)),,-s)
+
 .PHONY: vm-build vm-run test-vm demo vm-clean
 
 # Everything the guest carries that this tree builds (VM_NO_BUILD=1: boot
@@ -42,10 +45,10 @@ VM_RUN = $(VM_RUN_ENV) $(TOP)/tests/vm/run.sh $(VM_KERNEL)
 vm-build:
 	$(Q)mkdir -p $(VM_DIR)
 ifneq ($(VM_NO_BUILD),1)
-	$(Q)$(MAKE) kmod
-	$(Q)$(MAKE) host
+	$(Q)$(VM_SUBMAKE) kmod
+	$(Q)$(VM_SUBMAKE) host
 ifneq ($(VM_HAVE_SRC),)
-	$(Q)$(MAKE) vm-src
+	$(Q)$(VM_SUBMAKE) vm-src
 endif
 endif
 
