@@ -21,7 +21,9 @@ HOST_MAIN_OBJS := $(HOST_BUILD)/pl_main.o $(HOST_BUILD)/pl_lua.o
 
 UAPI_H := $(TOP)/include/uapi/pciem.h
 UAPI_PRELUDE := "typedef uint8_t __u8;" "typedef uint16_t __u16;" \
-	"typedef uint32_t __u32;" "typedef uint64_t __u64;"
+	"typedef uint32_t __u32;" "typedef uint64_t __u64;" \
+	"typedef int8_t __s8;" "typedef int16_t __s16;" \
+	"typedef int32_t __s32;" "typedef int64_t __s64;"
 
 .PHONY: host host-clean
 host: $(BUILD)/pciem-lua $(BUILD)/libpciem-host.so
@@ -43,7 +45,7 @@ $(HOST_BUILD)/pciem_cfg.o: kmod/pciem_cfg.c | $(HOST_BUILD)
 	$(E) "CC       kmod/pciem_cfg.c (host)"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(HOST_BUILD)/cdef_uapi.c: $(UAPI_H) host/gen_cdef.sh | $(HOST_BUILD)
+$(HOST_BUILD)/cdef_uapi.c: $(UAPI_H) host/gen_cdef.sh host/host.mk | $(HOST_BUILD)
 	$(E) "GEN      $(@F)"
 	$(Q)host/gen_cdef.sh pciem_ffi_cdef_uapi $< $(UAPI_PRELUDE) >$@.tmp && mv $@.tmp $@
 

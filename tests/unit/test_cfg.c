@@ -838,7 +838,7 @@ TEST(init_errors)
 	BAD_INIT(d.size = 4, "device: size 4");
 	BAD_INIT(d.flags = 2, "device: flags 0x2");
 	BAD_INIT(d.reserved0[1] = 1, "reserved0[1]");
-	BAD_INIT(d.reserved[7] = 9, "reserved[7]");
+	BAD_INIT(d.reserved[5] = 9, "reserved[5]");
 	BAD_INIT(d.vendor_id = 0xffff, "vendor_id 0xffff");
 	BAD_INIT(d.vendor_id = 0, "vendor_id 0x0000");
 	BAD_INIT(d.intx_pin = 5, "intx_pin 5");

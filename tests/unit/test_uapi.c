@@ -45,7 +45,9 @@ TEST(device_and_bar_offsets)
 	FIELD(pciem_device_desc, intx_pin, 20, 1);
 	FIELD(pciem_device_desc, reserved0, 21, 3);
 	FIELD(pciem_device_desc, name, 24, 32);
-	FIELD(pciem_device_desc, reserved, 56, 32);
+	FIELD(pciem_device_desc, ring_entries, 56, 4);
+	FIELD(pciem_device_desc, sync_timeout_us, 60, 4);
+	FIELD(pciem_device_desc, reserved, 64, 24);
 	FIELD(pciem_bar_desc, index, 4, 4);
 	FIELD(pciem_bar_desc, length, 8, 8);
 	FIELD(pciem_bar_desc, flags, 16, 4);
