@@ -8,7 +8,8 @@
 # See docs/guest.md for the variables below.
 
 VM_DIR := $(BUILD)/vm
-VM_KERNEL = $(CACHE)/kernel/$(KVER)/boot/vmlinuz-$(KVER)
+# The uncompressed kernel (PVH boot) when fetch-kernel.sh could extract it.
+VM_KERNEL ?= $(CACHE)/kernel/$(KVER)/boot/guest-kernel
 
 VM_MEM ?= 2G
 VM_SMP ?= 2
@@ -70,7 +71,7 @@ test-vm: vm-build
 demo: deps-ensure vm-build
 	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd-demo.img \
 		$(TOP)/tests/vm/demo.sh >/dev/null
-	$(E) "DEMO     booting the QEMU guest (software emulation, about 10-20 s)..."
+	$(E) "DEMO     booting the QEMU guest (software emulation, about 10 s)..."
 	$(Q)VM_SHOW='demo| ' $(VM_RUN) $(VM_DIR)/initrd-demo.img $(VM_DIR)/console-demo.log
 
 vm-clean:
