@@ -68,9 +68,11 @@ test-vm: vm-build
 	$(Q)$(VM_RUN_ENV) $(TOP)/tests/vm/test-vm.sh $(VM_KERNEL) $(VM_DIR)/initrd-test.img \
 		$(VM_DIR)/console-test.log
 
-demo: deps-ensure vm-build
+# deps first, then the build: not as two prerequisites, which -j would race.
+demo: deps-ensure
+	$(Q)$(VM_SUBMAKE) vm-build
 	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd-demo.img \
-		$(TOP)/tests/vm/demo.sh >/dev/null
+		$(TOP)/tests/vm/demo.sh
 	$(E) "DEMO     booting the QEMU guest (software emulation, about 10 s)..."
 	$(Q)VM_SHOW='demo| ' $(VM_RUN) $(VM_DIR)/initrd-demo.img $(VM_DIR)/console-demo.log
 
