@@ -12,6 +12,12 @@ shift 2
 here=$TOP/tests/vm
 kroot=$CACHE/kernel/$KVER
 
+# Two runs at once (two make invocations) must not build or prune the cache
+# together; the lock is held until this script exits.
+mkdir -p "$CACHE/vm"
+exec 9>"$CACHE/vm/.lock"
+flock 9
+
 "$here/fetch-kernel.sh" "$KVER" "$CACHE"
 
 # The base depends on: its builder, the kernel, the module and tool lists, and
@@ -29,7 +35,7 @@ key=$({
 	stat -L -c '%n %s %Y' /bin/busybox /usr/share/misc/pci.ids 2>/dev/null || true
 } | sha256sum | cut -c1-16)
 base="$CACHE/vm/base-$key.cpio.zst"
-mkdir -p "$CACHE/vm" "$(dirname "$out")"
+mkdir -p "$(dirname "$out")"
 if [ ! -f "$base" ] || [ ! -f "$base.list" ]; then
 	echo "INITRAMFS base (busybox, tools, libraries, kernel modules)"
 	# Only the current base is worth keeping.
