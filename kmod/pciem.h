@@ -6,6 +6,7 @@
 #ifndef PCIEM_H
 #define PCIEM_H
 
+#include <linux/atomic.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -13,6 +14,9 @@
 #include <linux/printk.h>
 
 #include "pciem_cfg.h"
+#include "pciem_mmio.h"
+#include "pciem_irq.h"
+#include "pciem_dma.h"
 
 struct pci_dev;
 struct vm_area_struct;
@@ -52,7 +56,12 @@ struct pciem_dev {
 	unsigned int slot;		/* 0 when off the bus */
 	struct pci_dev *pdev;		/* we hold a reference */
 
-	/* Room for later work: trap engine, event ring, MSI/INTx state, DMA. */
+	struct pciem_mmio *mmio;	/* pciem_mmio.c: traps, policies, ring */
+	struct pciem_irq *irq;		/* pciem_irq.c: MSI/MSI-X/INTx state */
+	/* pciem_dma.c: counters */
+	atomic64_t dma_bytes_from_host;
+	atomic64_t dma_bytes_to_host;
+	atomic64_t dma_errors;
 };
 
 /* Log lines for rejected requests: one line, naming the device and field. */

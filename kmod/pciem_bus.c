@@ -100,6 +100,9 @@ static int pciem_cfg_op_write(struct pci_bus *bus, unsigned int devfn, int where
 	raw_spin_lock(&dev->cfg_lock);
 	pciem_cfg_write(dev->cfg, where, size, val);
 	raw_spin_unlock(&dev->cfg_lock);
+	/* Still under slots_lock: dev cannot go away under the hooks. */
+	pciem_irq_cfg_written(dev, where, size);
+	pciem_mmio_cfg_written(dev, where, size, val);
 	raw_spin_unlock_irqrestore(&pciem_bus.slots_lock, flags);
 	return PCIBIOS_SUCCESSFUL;
 }
@@ -295,6 +298,11 @@ int pciem_bus_init(void)
 		ret = -ENODEV;
 		goto err_windows;
 	}
+	ret = pciem_irq_bus_init(pb->bus);
+	if (ret) {
+		pr_warn("cannot set up interrupts of the root bus: %d\n", ret);
+		goto err_bus;
+	}
 	pci_unlock_rescan_remove();
 
 	if (pb->have_win32)
@@ -305,6 +313,9 @@ int pciem_bus_init(void)
 			&pb->win64);
 	return 0;
 
+err_bus:
+	pci_remove_root_bus(pb->bus);
+	pb->bus = NULL;
 err_windows:
 	pciem_release_windows();
 err_unlock:
@@ -318,6 +329,7 @@ void pciem_bus_exit(void)
 	pci_stop_root_bus(pciem_bus.bus);
 	pci_remove_root_bus(pciem_bus.bus);
 	pciem_bus.bus = NULL;
+	pciem_irq_bus_exit();
 	pciem_release_windows();
 	pci_unlock_rescan_remove();
 }

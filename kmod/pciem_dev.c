@@ -86,7 +86,21 @@ int pciem_dev_create(struct pciem_dev *dev, const struct pciem_device_desc *desc
 	}
 	strscpy(dev->name, desc->name, sizeof(dev->name));
 	dev->cfg = cfg;
+	ret = pciem_mmio_create(dev, desc);
+	if (ret)
+		goto err_cfg;
+	ret = pciem_irq_create(dev);
+	if (ret)
+		goto err_mmio;
 	dev->state = PCIEM_STATE_CREATED;
+	goto out;
+
+err_mmio:
+	pciem_mmio_destroy(dev);
+err_cfg:
+	dev->cfg = NULL;
+	dev->name[0] = 0;
+	kvfree(cfg);
 out:
 	mutex_unlock(&dev->lock);
 	return ret;
@@ -190,6 +204,13 @@ int pciem_dev_register(struct pciem_dev *dev)
 		pciem_cfg_restore(dev);
 		goto out;
 	}
+	/* BARs have addresses now; trap them before any driver can map them. */
+	ret = pciem_mmio_register(dev);
+	if (ret) {
+		pciem_bus_detach(dev);
+		pciem_cfg_restore(dev);
+		goto out;
+	}
 	dev->state = PCIEM_STATE_REGISTERED;
 out:
 	mutex_unlock(&dev->lock);
@@ -220,6 +241,8 @@ out:
 static void pciem_dev_unplug(struct pciem_dev *dev)
 {
 	pciem_bus_detach(dev);
+	pciem_mmio_unregister(dev);
+	pciem_irq_unregister(dev);
 	pciem_cfg_restore(dev);
 	dev->state = PCIEM_STATE_CREATED;
 }
@@ -242,10 +265,17 @@ void pciem_dev_destroy(struct pciem_dev *dev)
 {
 	int i;
 
+	/* The host is gone: a driver unbinding now must not wait for it. */
+	if (dev->state >= PCIEM_STATE_CREATED)
+		pciem_mmio_host_gone(dev);
 	mutex_lock(&dev->lock);
 	if (dev->state >= PCIEM_STATE_REGISTERED)
 		pciem_dev_unplug(dev);
 	mutex_unlock(&dev->lock);
+	if (dev->cfg) {
+		pciem_irq_destroy(dev);
+		pciem_mmio_destroy(dev);
+	}
 
 	for (i = 0; i < PCIEM_NUM_BARS; i++)
 		pciem_bar_free(dev, i);

@@ -271,6 +271,16 @@ long pciem_ioctl(struct pciem_dev *dev, unsigned int cmd, unsigned long arg)
 		return pciem_ioc_cfg_read(dev, uarg);
 	case PCIEM_IOC_CFG_WRITE:
 		return pciem_ioc_cfg_write(dev, uarg);
+	case PCIEM_IOC_SET_POLICY:
+	case PCIEM_IOC_SET_SYNC_TIMEOUT:
+	case PCIEM_IOC_SET_EVENTFD:
+	case PCIEM_IOC_COUNTERS:
+		return pciem_mmio_ioctl(dev, cmd, uarg);
+	case PCIEM_IOC_IRQ:
+	case PCIEM_IOC_IRQFD:
+		return pciem_irq_ioctl(dev, cmd, uarg);
+	case PCIEM_IOC_DMA:
+		return pciem_dma_ioctl(dev, uarg);
 	default:
 		pciem_log(dev, "ioctl %#x is not a pciem request", cmd);
 		return -ENOTTY;

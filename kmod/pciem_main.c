@@ -47,6 +47,9 @@ static long pciem_unlocked_ioctl(struct file *file, unsigned int cmd,
 
 static int pciem_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	if (vma->vm_pgoff >> (PCIEM_MMAP_BAR_SHIFT - PAGE_SHIFT) ==
+	    PCIEM_MMAP_RING_INDEX)
+		return pciem_mmio_ring_mmap(file->private_data, vma);
 	return pciem_bar_mmap(file->private_data, vma);
 }
 
@@ -71,9 +74,12 @@ static int __init pciem_init(void)
 {
 	int ret;
 
-	ret = pciem_bus_init();
+	ret = pciem_mmio_init();
 	if (ret)
 		return ret;
+	ret = pciem_bus_init();
+	if (ret)
+		goto err_mmio;
 	ret = misc_register(&pciem_miscdev);
 	if (ret) {
 		pr_warn("cannot register /dev/pciem: %d\n", ret);
@@ -83,6 +89,8 @@ static int __init pciem_init(void)
 
 err_bus:
 	pciem_bus_exit();
+err_mmio:
+	pciem_mmio_exit();
 	return ret;
 }
 
@@ -91,6 +99,7 @@ static void __exit pciem_exit(void)
 {
 	misc_deregister(&pciem_miscdev);
 	pciem_bus_exit();
+	pciem_mmio_exit();
 }
 
 module_init(pciem_init);

@@ -234,7 +234,7 @@ static void check_create(int fd)
 	d.reserved0[1] = 1;
 	expect("create-reserved0", ioc(fd, PCIEM_IOC_CREATE, &d), -EINVAL);
 	d = desc("chk", 0x0001);
-	d.reserved[7] = 1;
+	d.reserved[5] = 1;
 	expect("create-reserved", ioc(fd, PCIEM_IOC_CREATE, &d), -EINVAL);
 	d = desc("", 0x0001);
 	expect("create-name-empty", ioc(fd, PCIEM_IOC_CREATE, &d), -EINVAL);
