@@ -5,7 +5,6 @@
 # Helpers keep their variables `local` (busybox ash has it) so they never
 # clobber a caller's.
 
-PCIEM_TESTS_DIR=/pciem/tests
 # Set by a failing check; `finish` turns it into the exit status.
 failures=0
 

@@ -50,6 +50,7 @@ res_line() {
 }
 check_res() {
 	# check_res INDEX SIZE PREFETCH(0/1) MEM64(0/1)
+	# shellcheck disable=SC2046 # split "start end flags" into $5..$7
 	set -- "$1" "$2" "$3" "$4" $(res_line "$1")
 	start=$5 end=$6 flags=$7
 	if [ "$start" = 0x0000000000000000 ]; then
