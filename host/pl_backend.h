@@ -46,6 +46,37 @@ struct pl_backend_ops {
 	/* NULL when the backend has no OS side of its own (kernel) */
 	int (*os_cfg_read)(struct pl_dev *dev, uint32_t off, uint32_t width, uint32_t *val);
 	int (*os_cfg_write)(struct pl_dev *dev, uint32_t off, uint32_t width, uint32_t val);
+
+	/*
+	 * Issue 3: events, policies, interrupts, DMA, counters. A NULL op makes
+	 * the pciem_ffi_* call fail with -EOPNOTSUPP. pl_ffi.c checks the state
+	 * (created or later) and the obvious argument errors first; backends
+	 * check fields the way the kernel does (same errno).
+	 */
+	/*
+	 * Map the event ring (struct pciem_ring_ctrl, answers, events, laid out
+	 * as the uapi says) read-write; *len = ctrl->map_size. Once per device.
+	 */
+	int (*ring_map)(struct pl_dev *dev, void **ptr, uint64_t *len);
+	void (*ring_unmap)(struct pl_dev *dev, void *ptr, uint64_t len);
+	/* Eventfd signalled when events arrive while ctrl->host_sleeping; -1 detaches. */
+	int (*set_eventfd)(struct pl_dev *dev, int fd);
+	int (*set_policy)(struct pl_dev *dev, const struct pciem_policy_desc *pol);
+	int (*set_sync_timeout)(struct pl_dev *dev, uint32_t timeout_us);
+	/* PCIEM_IRQ_*: 0 delivered, 1 left pending, -ENOTCONN, -EINVAL (as PCIEM_IOC_IRQ). */
+	int (*irq)(struct pl_dev *dev, uint32_t op, uint32_t vector);
+	/* Bind (flags 0) or unbind (PCIEM_IRQFD_DEASSIGN) eventfd @fd to @vector. */
+	int (*irqfd)(struct pl_dev *dev, int fd, uint32_t vector, uint32_t flags);
+	/* PCIEM_DMA_* over @nsegs segments; *done = bytes copied, also on error. */
+	int (*dma)(struct pl_dev *dev, uint32_t dir, const struct pciem_dma_seg *segs,
+		   uint32_t nsegs, uint64_t *done);
+	int (*counters)(struct pl_dev *dev, struct pciem_counters *out);
+	/*
+	 * Optional: called by the host's event loop once per dispatch step
+	 * (pl_loop.c), before it looks at the ring. The sim uses it to serve
+	 * its irqfds; the kernel has no need (NULL).
+	 */
+	void (*step)(struct pl_dev *dev);
 };
 
 struct pl_dev {
@@ -54,6 +85,8 @@ struct pl_dev {
 	enum pl_dev_state state;
 	uint64_t bar_len[PCIEM_NUM_BARS];	/* described BARs, 0 if absent */
 	void *bar_ptr[PCIEM_NUM_BARS];		/* host mappings, NULL until mapped */
+	void *ring_ptr;				/* event ring mapping, NULL until mapped */
+	uint64_t ring_len;
 	char err[PL_ERR_LEN];
 };
 
