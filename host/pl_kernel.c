@@ -176,6 +176,121 @@ static int kernel_cfg_write(struct pl_dev *dev, uint32_t off, uint32_t width, ui
 	return 0;
 }
 
+/* The ring's size is in its own control page: map that first, then the whole. */
+static int kernel_ring_map(struct pl_dev *dev, void **ptr, uint64_t *len)
+{
+	off_t off = (off_t)((uint64_t)PCIEM_MMAP_RING_INDEX << PCIEM_MMAP_BAR_SHIFT);
+	long page = sysconf(_SC_PAGESIZE);
+	struct pciem_ring_ctrl *ctrl;
+	uint64_t size;
+	void *p;
+
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, kfd(dev), off);
+	if (p == MAP_FAILED)
+		return kernel_refused(dev, "mmap of the event ring");
+	ctrl = p;
+	size = ctrl->map_size;
+	munmap(p, (size_t)page);
+	if (size < sizeof(*ctrl))
+		return pl_dev_error(dev, -EPROTO, "event ring: map_size %llu is too small",
+				    (unsigned long long)size);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, kfd(dev), off);
+	if (p == MAP_FAILED)
+		return kernel_refused(dev, "mmap of the event ring");
+	*ptr = p;
+	*len = size;
+	return 0;
+}
+
+static void kernel_ring_unmap(struct pl_dev *dev, void *ptr, uint64_t len)
+{
+	(void)dev;
+	munmap(ptr, len);
+}
+
+static int kernel_set_eventfd(struct pl_dev *dev, int fd)
+{
+	struct pciem_eventfd e = { .size = sizeof(e), .fd = fd };
+
+	if (ioctl(kfd(dev), PCIEM_IOC_SET_EVENTFD, &e))
+		return kernel_refused(dev, "PCIEM_IOC_SET_EVENTFD");
+	return 0;
+}
+
+static int kernel_set_policy(struct pl_dev *dev, const struct pciem_policy_desc *pol)
+{
+	if (ioctl(kfd(dev), PCIEM_IOC_SET_POLICY, pol))
+		return kernel_refused(dev, "PCIEM_IOC_SET_POLICY");
+	return 0;
+}
+
+static int kernel_set_sync_timeout(struct pl_dev *dev, uint32_t timeout_us)
+{
+	struct pciem_sync_timeout t = { .size = sizeof(t), .timeout_us = timeout_us };
+
+	if (ioctl(kfd(dev), PCIEM_IOC_SET_SYNC_TIMEOUT, &t))
+		return kernel_refused(dev, "PCIEM_IOC_SET_SYNC_TIMEOUT");
+	return 0;
+}
+
+/* Not-enabled and out-of-range are answers the script handles, not failures to log. */
+static int kernel_irq(struct pl_dev *dev, uint32_t op, uint32_t vector)
+{
+	struct pciem_irq req = { .size = sizeof(req), .op = op, .vector = vector };
+	int rc = ioctl(kfd(dev), PCIEM_IOC_IRQ, &req);
+
+	if (rc >= 0)
+		return rc;
+	if (errno == ENOTCONN)
+		return pl_dev_error(dev, -ENOTCONN, "irq %u: the driver has not enabled that interrupt",
+				    vector);
+	if (errno == EINVAL)
+		return pl_dev_error(dev, -EINVAL, "irq %u: no such vector", vector);
+	return kernel_refused(dev, "PCIEM_IOC_IRQ");
+}
+
+static int kernel_irqfd(struct pl_dev *dev, int fd, uint32_t vector, uint32_t flags)
+{
+	struct pciem_irqfd req = {
+		.size = sizeof(req), .fd = fd, .vector = vector, .flags = flags,
+	};
+
+	if (ioctl(kfd(dev), PCIEM_IOC_IRQFD, &req))
+		return kernel_refused(dev, "PCIEM_IOC_IRQFD");
+	return 0;
+}
+
+static int kernel_dma(struct pl_dev *dev, uint32_t dir, const struct pciem_dma_seg *segs,
+		      uint32_t nsegs, uint64_t *done)
+{
+	struct pciem_dma req = {
+		.size = sizeof(req), .dir = dir, .nsegs = nsegs,
+		.segs = (uint64_t)(uintptr_t)segs,
+	};
+	int rc = ioctl(kfd(dev), PCIEM_IOC_DMA, &req);
+	int e = errno;
+
+	*done = req.done;
+	if (!rc)
+		return 0;
+	if (e == EPERM)
+		return pl_dev_error(dev, -EPERM, "dma: bus mastering is off (Command.Bus Master Enable)");
+	if (e == ENXIO)
+		return pl_dev_error(dev, -ENXIO, "dma: an address is not host RAM (%llu bytes done)",
+				    (unsigned long long)req.done);
+	errno = e;
+	return kernel_refused(dev, "PCIEM_IOC_DMA");
+}
+
+static int kernel_counters(struct pl_dev *dev, struct pciem_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	if (ioctl(kfd(dev), PCIEM_IOC_COUNTERS, out))
+		return kernel_refused(dev, "PCIEM_IOC_COUNTERS");
+	return 0;
+}
+
 int pl_kernel_abi_version(uint32_t *version)
 {
 	struct pciem_version v = { .size = sizeof(v) };
@@ -208,4 +323,13 @@ const struct pl_backend_ops pl_kernel_ops = {
 	.bar_unmap = kernel_bar_unmap,
 	.cfg_read = kernel_cfg_read,
 	.cfg_write = kernel_cfg_write,
+	.ring_map = kernel_ring_map,
+	.ring_unmap = kernel_ring_unmap,
+	.set_eventfd = kernel_set_eventfd,
+	.set_policy = kernel_set_policy,
+	.set_sync_timeout = kernel_set_sync_timeout,
+	.irq = kernel_irq,
+	.irqfd = kernel_irqfd,
+	.dma = kernel_dma,
+	.counters = kernel_counters,
 };
