@@ -27,6 +27,8 @@ VM_TEST_TIMEOUT ?= 300
 
 # Guest-side C test programs (owned by the kmod part): defines vm-src.
 -include $(TOP)/tests/vm/src/src.mk
+# pci_endpoint_test.ko and pcitest from Debian's linux-source: defines vm-epf.
+include $(TOP)/tests/vm/epf/epf.mk
 
 VM_HAVE_SRC := $(wildcard $(TOP)/tests/vm/src/src.mk)
 
@@ -51,6 +53,7 @@ ifneq ($(VM_NO_BUILD),1)
 ifneq ($(VM_HAVE_SRC),)
 	$(Q)$(VM_SUBMAKE) vm-src
 endif
+	$(Q)$(VM_SUBMAKE) vm-epf
 endif
 
 vm-run: vm-build
