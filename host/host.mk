@@ -14,10 +14,14 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -MMD -MP \
 HOST_LIBS := $(shell pkg-config --libs luajit) -lm -ldl
 
 # Everything Lua reaches through the FFI (shared by the program and the library).
-HOST_CORE_SRCS := host/pl_ffi.c host/pl_kernel.c host/pl_sim.c host/pl_signal.c host/pl_log.c
+HOST_CORE_SRCS := host/pl_ffi.c host/pl_engine.c host/pl_loop.c host/pl_native.c host/pl_kernel.c host/pl_sim.c host/pl_signal.c host/pl_log.c
 HOST_CORE_OBJS := $(patsubst host/%.c,$(HOST_BUILD)/%.o,$(HOST_CORE_SRCS)) \
 	$(HOST_BUILD)/pciem_cfg.o $(HOST_BUILD)/cdef_uapi.o $(HOST_BUILD)/cdef_host.o
 HOST_MAIN_OBJS := $(HOST_BUILD)/pl_main.o $(HOST_BUILD)/pl_lua.o
+# The sim backend's parts, and the freestanding kmod logic it shares with pciem.ko.
+HOST_CORE_OBJS += $(HOST_BUILD)/pl_sim_mmio.o $(HOST_BUILD)/pl_sim_irq.o \
+	$(HOST_BUILD)/pl_sim_dma.o $(HOST_BUILD)/pciem_policy.o $(HOST_BUILD)/pciem_vec.o \
+	$(HOST_BUILD)/cdef_sim.o
 
 UAPI_H := $(TOP)/include/uapi/pciem.h
 UAPI_PRELUDE := "typedef uint8_t __u8;" "typedef uint16_t __u16;" \
@@ -56,6 +60,14 @@ $(HOST_BUILD)/cdef_host.c: host/pciem_ffi.h host/gen_cdef.sh | $(HOST_BUILD)
 $(HOST_BUILD)/cdef_%.o: $(HOST_BUILD)/cdef_%.c
 	$(E) "CC       $(@F)"
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(HOST_BUILD)/pciem_policy.o $(HOST_BUILD)/pciem_vec.o: $(HOST_BUILD)/%.o: kmod/%.c | $(HOST_BUILD)
+	$(E) "CC       kmod/$*.c (host)"
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(HOST_BUILD)/cdef_sim.c: host/pl_sim_os.h host/gen_cdef.sh | $(HOST_BUILD)
+	$(E) "GEN      $(@F)"
+	$(Q)host/gen_cdef.sh pciem_ffi_cdef_sim $< >$@.tmp && mv $@.tmp $@
 
 $(HOST_BUILD):
 	$(Q)mkdir -p $@

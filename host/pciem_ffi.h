@@ -63,6 +63,143 @@ int pciem_ffi_cfg_write(struct pl_dev *dev, uint32_t offset, uint32_t width, uin
 int pciem_ffi_os_cfg_read(struct pl_dev *dev, uint32_t offset, uint32_t width, uint32_t *value);
 int pciem_ffi_os_cfg_write(struct pl_dev *dev, uint32_t offset, uint32_t width, uint32_t value);
 
+/* ---- Policies, interrupts, DMA, counters (state: created or later) ---- */
+
+/*
+ * pciem_ffi_set_policy - PCIEM_POLICY_* for [offset, offset + length) of BAR
+ * @bar (4-byte aligned, inside the BAR). Allowed before and after start.
+ */
+int pciem_ffi_set_policy(struct pl_dev *dev, uint32_t bar, uint32_t policy,
+			 uint64_t offset, uint64_t length);
+/* Deadline of a sync access, 1..10000000 us. */
+int pciem_ffi_set_sync_timeout(struct pl_dev *dev, uint32_t timeout_us);
+/*
+ * pciem_ffi_irq - PCIEM_IRQ_RAISE @vector, or PCIEM_IRQ_INTX_ASSERT/DEASSERT.
+ * Return: 0 delivered, 1 left pending (masked), -ENOTCONN (the driver has not
+ * enabled that kind of interrupt), -EINVAL (no such vector), other -errno.
+ */
+int pciem_ffi_irq(struct pl_dev *dev, uint32_t op, uint32_t vector);
+/* Bind eventfd @fd to @vector (flags 0) or unbind it (PCIEM_IRQFD_DEASSIGN). */
+int pciem_ffi_irqfd(struct pl_dev *dev, int fd, uint32_t vector, uint32_t flags);
+/*
+ * pciem_ffi_dma - PCIEM_DMA_FROM_HOST / _TO_HOST over a scatter-gather list
+ * (1..PCIEM_DMA_MAX_SEGS segments, user_addr are pointers in this process).
+ * *done: bytes copied, also on error. -EPERM bus mastering off, -ENXIO not RAM.
+ */
+int pciem_ffi_dma(struct pl_dev *dev, uint32_t dir, const struct pciem_dma_seg *segs,
+		  uint32_t nsegs, uint64_t *done);
+/* One contiguous transfer of @len bytes between @bus_addr and @buf. */
+int pciem_ffi_dma1(struct pl_dev *dev, uint32_t dir, uint64_t bus_addr, void *buf,
+		   uint64_t len, uint64_t *done);
+int pciem_ffi_counters(struct pl_dev *dev, struct pciem_counters *out);
+
+/* Eventfds for irqfd: a new one (fd or -errno), add @n to it, close it. */
+int pciem_ffi_eventfd_new(void);
+int pciem_ffi_eventfd_add(int fd, uint64_t n);
+void pciem_ffi_fd_close(int fd);
+
+/* ---- The event loop (host/pl_loop.c) ---- */
+
+/* One device's event loop: ring, eventfd, handler table, batch buffer. */
+struct pl_loop;
+/* A native handler library loaded with pciem_ffi_native_load(). */
+struct pl_native;
+
+enum pl_loop_abi {
+	PL_ON_READ = 0,		/* handlers for PCIEM_EVENT_MMIO_READ */
+	PL_ON_WRITE = 1,	/* handlers for PCIEM_EVENT_MMIO_WRITE */
+	PL_LOOP_CFG_BAR = 6,	/* "BAR" index of config writes (PL_ON_WRITE only) */
+	PL_LOOP_BATCH = 256,	/* events handed to Lua per poll, at most */
+	PL_LOOP_SIGNAL = -4,	/* poll return: a termination signal (-EINTR) */
+};
+
+/*
+ * An event for a Lua handler, as the poll leaves it in the batch buffer.
+ * For a read (or a sync write) Lua may set `answer` before
+ * pciem_ffi_loop_done(); it starts as the shadow's value at the offset.
+ */
+struct pl_lua_event {
+	struct pciem_event ev;
+	uint32_t handler;	/* the Lua handler id given to pciem_ffi_loop_on() */
+	uint32_t reserved;
+	uint64_t answer;
+};
+
+struct pl_loop_stats {
+	uint64_t events;	/* taken from the ring */
+	uint64_t native_events;	/* served by a native handler */
+	uint64_t lua_events;	/* handed to Lua */
+	uint64_t default_events;	/* no handler: reads answered from the shadow */
+	uint64_t answers;	/* answer slots written */
+	uint64_t polls;		/* pciem_ffi_loop_poll() calls */
+	uint64_t sleeps;	/* times the loop blocked on its eventfd */
+	uint64_t native_errors;	/* native handlers that returned < 0 */
+	int32_t signo;		/* the signal that ended the last poll, 0 if none */
+	uint32_t spin_ns;	/* current busy-poll budget */
+};
+
+/*
+ * pciem_ffi_loop_new - map the device's event ring, give the backend an
+ * eventfd, and allocate the handler table and the batch buffer. The device
+ * must be created; its BARs mapped (pciem_ffi_bar_map) before native handlers
+ * want them. One loop per device.
+ */
+int pciem_ffi_loop_new(struct pl_dev *dev, struct pl_loop **out);
+/*
+ * pciem_ffi_loop_new_private - a loop on a private in-memory ring of @entries
+ * events (power of two, 64..65536) that only pciem_ffi_loop_inject() fills:
+ * dispatch tests and benchmarks without a producer. @dev gives the BARs.
+ */
+int pciem_ffi_loop_new_private(struct pl_dev *dev, uint32_t entries, struct pl_loop **out);
+/* Detaches the eventfd, unloads native libraries, unmaps the ring. */
+void pciem_ffi_loop_free(struct pl_loop *lp);
+/*
+ * pciem_ffi_loop_on - route accesses of @access (PL_ON_*) to BAR @bar whose
+ * offset is in [start, end) to a Lua handler (@lua_id > 0) or to native
+ * handler @fn of library @lib. Both unset removes the handler of exactly that
+ * range. An existing handler of exactly the same range is replaced; a partial
+ * overlap is refused (-EEXIST).
+ */
+int pciem_ffi_loop_on(struct pl_loop *lp, uint32_t bar, uint32_t access, uint64_t start,
+		      uint64_t end, uint32_t lua_id, struct pl_native *lib, void *fn);
+/* The batch buffer (PL_LOOP_BATCH entries), valid for the loop's lifetime. */
+struct pl_lua_event *pciem_ffi_loop_batch(struct pl_loop *lp);
+/*
+ * pciem_ffi_loop_poll - take events from the ring in order: native handlers
+ * and events without a handler are served here; events for Lua handlers are
+ * copied to the batch buffer. A batch stops where a non-Lua event follows Lua
+ * ones, so the order of effects is the ring's order. Waits up to @timeout_ms
+ * (0: do not wait, -1: forever): busy-polls briefly, then sleeps on the
+ * eventfd and the signalfd.
+ * Return: n > 0 events in the batch (answer them with pciem_ffi_loop_done),
+ * 0 when the wait ended with no Lua event, PL_LOOP_SIGNAL on SIGINT/SIGTERM,
+ * other -errno.
+ */
+int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms);
+/* Answer the reads and sync writes among batch[0..n) (value, then seq, release). */
+void pciem_ffi_loop_done(struct pl_loop *lp, uint32_t n);
+const struct pl_loop_stats *pciem_ffi_loop_stats(const struct pl_loop *lp);
+/* Busy-poll budget after activity, in ns (0: never spin). */
+void pciem_ffi_loop_set_spin(struct pl_loop *lp, uint32_t max_ns);
+/*
+ * pciem_ffi_loop_inject - publish an event on a private ring as the kernel
+ * would (seq, answer slot 0 for reads and F_SYNC). Return: its seq, or -errno
+ * (-ENOSPC ring full, -EOPNOTSUPP not a private ring).
+ */
+int64_t pciem_ffi_loop_inject(struct pl_loop *lp, uint32_t kind, uint32_t bar, uint32_t offset,
+			      uint32_t width, uint64_t value, uint32_t flags);
+/* The answer slot @slot of the loop's ring: seq and value last written. */
+int pciem_ffi_loop_answer(const struct pl_loop *lp, uint32_t slot, uint64_t *seq, uint64_t *value);
+
+/*
+ * pciem_ffi_native_load - dlopen a native handler library (host/pciem_native.h),
+ * call its pciem_native_init(ctx, @args). Unloaded by pciem_ffi_loop_free().
+ */
+int pciem_ffi_native_load(struct pl_loop *lp, const char *path, const char *args,
+			  struct pl_native **out);
+/* The handler @name exported by @lib (-ENOENT if it has none). */
+int pciem_ffi_native_handler(struct pl_native *lib, const char *name, void **fn);
+
 /*
  * pciem_ffi_host_wait - wait for a termination signal (SIGINT, SIGTERM) for
  * at most @timeout_ms (-1: forever). Return: the signal number, 0 on timeout,

@@ -83,6 +83,9 @@ void pciem_ffi_dev_free(struct pl_dev *dev)
 		return;
 	if (dev->state == PL_DEV_STARTED || dev->state == PL_DEV_REGISTERED)
 		dev->ops->stop(dev);
+	/* normally the event loop unmapped it already (pciem_ffi_loop_free) */
+	if (dev->ring_ptr)
+		dev->ops->ring_unmap(dev, dev->ring_ptr, dev->ring_len);
 	for (i = 0; i < PCIEM_NUM_BARS; i++)
 		if (dev->bar_ptr[i])
 			dev->ops->bar_unmap(dev, i, dev->bar_ptr[i], dev->bar_len[i]);

@@ -28,6 +28,11 @@ int pl_signal_setup(void)
 	return signal_fd < 0 ? -errno : 0;
 }
 
+int pl_signal_fd(void)
+{
+	return signal_fd;
+}
+
 int pciem_ffi_host_wait(int timeout_ms)
 {
 	struct pollfd pfd = { .events = POLLIN };

@@ -5,5 +5,7 @@
 
 /* Block SIGINT/SIGTERM and route them to a signalfd. Return: 0 or -errno. */
 int pl_signal_setup(void);
+/* The signalfd, or -1 when pl_signal_setup() was not called (library use). */
+int pl_signal_fd(void);
 
 #endif /* PL_SIGNAL_H */
