@@ -3,7 +3,8 @@
  * Sim backend: an in-process PCI bus. Config space is the shared engine
  * (kmod/pciem_cfg.c, the same code pciem.ko runs), BAR shadows are anonymous
  * memory, and the caller may also act as the OS (config reads and writes
- * with write masks and RW1C). The "dry" variant only checks a description.
+ * with write masks and RW1C; MMIO, memory and interrupts in pl_sim_*.c).
+ * The "dry" variant only checks a description.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,8 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../kmod/pciem_cfg.h"
-#include "pl_backend.h"
+#include "pl_sim.h"
 
 /* Where the sim's "PCI core" places BARs: naturally aligned bump allocation. */
 #define SIM_DOMAIN	0x10000u
@@ -23,13 +23,6 @@
 #define SIM_WIN64_END	0x8000000000ull
 #define SIM_SLOTS	32
 
-struct pl_sim {
-	struct pciem_cfg cfg;
-	void *shadow[PCIEM_NUM_BARS];
-	int slot;		/* 0 = not on the bus */
-	bool dry;		/* description check only: no shadows, no bus */
-};
-
 /* Process-wide sim bus state: slots in use and the address windows. */
 static uint32_t sim_slots_used;
 static uint64_t sim_next32 = SIM_WIN32_START;
@@ -37,7 +30,7 @@ static uint64_t sim_next64 = SIM_WIN64_START;
 
 static struct pl_sim *sim(struct pl_dev *dev)
 {
-	return dev->priv;
+	return pl_sim_of(dev);
 }
 
 /* Engine errors are complete sentences naming the field: pass them on. */
@@ -53,6 +46,7 @@ static int sim_open_common(struct pl_dev *dev, bool dry)
 	if (!s)
 		return pl_dev_error(dev, -ENOMEM, "out of memory");
 	s->dry = dry;
+	s->eventfd = -1;
 	dev->priv = s;
 	return 0;
 }
@@ -82,6 +76,8 @@ static void sim_close(struct pl_dev *dev)
 	if (!s)
 		return;
 	release_slot(s);
+	pl_sim_irq_destroy(s);
+	pl_sim_mmio_destroy(s);
 	for (i = 0; i < PCIEM_NUM_BARS; i++)
 		if (s->shadow[i])
 			munmap(s->shadow[i], dev->bar_len[i]);
@@ -93,7 +89,9 @@ static int sim_create(struct pl_dev *dev, const struct pciem_device_desc *desc)
 {
 	int rc = pciem_cfg_init(&sim(dev)->cfg, desc);
 
-	return rc ? engine_error(dev, rc) : 0;
+	if (rc)
+		return engine_error(dev, rc);
+	return pl_sim_mmio_create(dev, desc);
 }
 
 static int sim_add_bar(struct pl_dev *dev, const struct pciem_bar_desc *bar)
@@ -174,6 +172,10 @@ static int sim_register(struct pl_dev *dev)
 		if (rc)
 			return rc;
 	}
+	rc = pl_sim_mmio_register(dev);
+	if (rc)
+		return rc;
+	pl_sim_irq_reset(s);
 	s->slot = slot;
 	sim_slots_used |= 1u << slot;
 	return 0;
@@ -188,6 +190,7 @@ static int sim_start(struct pl_dev *dev)
 static int sim_stop(struct pl_dev *dev)
 {
 	release_slot(sim(dev));
+	pl_sim_irq_reset(sim(dev));
 	return 0;
 }
 
@@ -246,10 +249,21 @@ static int sim_cfg_write(struct pl_dev *dev, uint32_t off, uint32_t width, uint3
 	return rc ? engine_error(dev, rc) : 0;
 }
 
+/* As pci_ops would: apply, queue the CFG_WRITE event, let interrupts see it. */
 static int sim_os_cfg_write(struct pl_dev *dev, uint32_t off, uint32_t width, uint32_t val)
 {
 	pciem_cfg_write(&sim(dev)->cfg, off, width, val);
+	pl_sim_cfg_event(dev, off, width, val);
+	pl_sim_irq_cfg_written(dev, off, width);
 	return 0;
+}
+
+static void sim_ring_unmap(struct pl_dev *dev, void *ptr, uint64_t len)
+{
+	/* the ring is the sim's own memory; sim_close() frees it */
+	(void)dev;
+	(void)ptr;
+	(void)len;
 }
 
 const struct pl_backend_ops pl_sim_ops = {
@@ -269,6 +283,16 @@ const struct pl_backend_ops pl_sim_ops = {
 	.cfg_write = sim_cfg_write,
 	.os_cfg_read = sim_cfg_read,
 	.os_cfg_write = sim_os_cfg_write,
+	.ring_map = pl_sim_ring_map,
+	.ring_unmap = sim_ring_unmap,
+	.set_eventfd = pl_sim_set_eventfd,
+	.set_policy = pl_sim_set_policy,
+	.set_sync_timeout = pl_sim_set_sync_timeout,
+	.irq = pl_sim_irq,
+	.irqfd = pl_sim_irqfd,
+	.dma = pl_sim_dma,
+	.counters = pl_sim_counters,
+	.step = pl_sim_irq_step,
 };
 
 /* The dry run: the same engine, nothing else; used before any ioctl. */
