@@ -459,8 +459,15 @@ static void pciem_trap_degrade(struct pciem_trap_page *pg, const u8 *bytes,
 	struct pciem_trap_range *range = pg->range;
 	unsigned long flags;
 
+	u64 offset = pg->phys + (address & ~PAGE_MASK) - range->phys;
+	bool log;
+
 	atomic64_inc(&range->undecodable);
-	if (!test_and_set_bit(0, &range->logged))
+	if (range->ops->undecodable)
+		log = range->ops->undecodable(range->ctx, offset);
+	else
+		log = !test_and_set_bit(0, &range->logged);
+	if (log)
 		pr_warn("%s at %pS (ip %px, bytes %*ph) on %px: access fails (reads all-ones, writes dropped)\n",
 			why, (void *)regs->ip, (void *)regs->ip, got, bytes,
 			(void *)address);

@@ -25,6 +25,13 @@ struct pciem_trap_ops {
 	 */
 	int (*access)(void *ctx, u64 offset, unsigned int width, bool is_write,
 		      u64 *value);
+	/*
+	 * Optional: an instruction the decoder refused touched `offset` (same
+	 * context rules as access). Return true to have the engine log the
+	 * instruction bytes now (e.g. the first time for that device).
+	 * Without it the engine logs once per range.
+	 */
+	bool (*undecodable)(void *ctx, u64 offset);
 };
 
 /* Counters of one range (snapshot; they only grow). */
