@@ -103,5 +103,13 @@ int pciem_bus_domain(void);
 int pciem_bus_attach(struct pciem_dev *dev);
 int pciem_bus_start(struct pciem_dev *dev);
 void pciem_bus_detach(struct pciem_dev *dev);
+/*
+ * Route a memory request like the bus: the device whose enabled BAR (Command
+ * Memory Space on) holds [addr, addr + width), with the BAR index and offset;
+ * NULL when none does (master abort). Lock-free for slots (RCU: call with
+ * interrupts or preemption off); the device stays valid until the grace period
+ * after its slot was emptied (pciem_mmio_unregister waits for it).
+ */
+struct pciem_dev *pciem_bus_decode(u64 addr, u32 width, u32 *bar, u64 *offset);
 
 #endif /* PCIEM_H */

@@ -275,6 +275,16 @@ int pciem_bus_init(void)
 	if (ret)
 		goto err_unlock;
 	pciem_setup_win32();	/* optional: 64-bit BARs still work without */
+	/* Trapped whole before any BAR in them can exist or be mapped. */
+	if (pb->have_win32) {
+		ret = pciem_mmio_trap_window(0, pb->win32.start,
+					     resource_size(&pb->win32));
+		if (ret)
+			goto err_windows;
+	}
+	ret = pciem_mmio_trap_window(1, pb->win64.start, resource_size(&pb->win64));
+	if (ret)
+		goto err_windows;
 
 	pb->busn = (struct resource) {
 		.name = "pciem bus",
@@ -317,6 +327,7 @@ err_bus:
 	pci_remove_root_bus(pb->bus);
 	pb->bus = NULL;
 err_windows:
+	pciem_mmio_untrap_windows();
 	pciem_release_windows();
 err_unlock:
 	pci_unlock_rescan_remove();
@@ -330,6 +341,8 @@ void pciem_bus_exit(void)
 	pci_remove_root_bus(pciem_bus.bus);
 	pciem_bus.bus = NULL;
 	pciem_irq_bus_exit();
+	/* No pci_dev is left, so no mapping of the windows either. */
+	pciem_mmio_untrap_windows();
 	pciem_release_windows();
 	pci_unlock_rescan_remove();
 }
@@ -339,8 +352,45 @@ static void pciem_set_slot(unsigned int slot, struct pciem_dev *dev)
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&pciem_bus.slots_lock, flags);
-	pciem_bus.slots[slot] = dev;
+	/* pciem_bus_decode reads the slots without the lock. */
+	WRITE_ONCE(pciem_bus.slots[slot], dev);
 	raw_spin_unlock_irqrestore(&pciem_bus.slots_lock, flags);
+}
+
+struct pciem_dev *pciem_bus_decode(u64 addr, u32 width, u32 *bar, u64 *offset)
+{
+	struct pciem_dev *dev, *found = NULL;
+	unsigned long flags;
+	unsigned int slot;
+	u64 base, len;
+	u32 i;
+
+	for (slot = PCIEM_FIRST_SLOT; slot < PCIEM_NUM_SLOTS && !found; slot++) {
+		dev = READ_ONCE(pciem_bus.slots[slot]);
+		if (!dev)
+			continue;
+		raw_spin_lock_irqsave(&dev->cfg_lock, flags);
+		if (!(pciem_cfg_command(dev->cfg) & PCI_COMMAND_MEMORY))
+			goto next;
+		for (i = 0; i < PCIEM_NUM_BARS; i++) {
+			len = dev->cfg->bar_len[i];
+			if (!len || pciem_cfg_bar_is_upper(dev->cfg, i))
+				continue;
+			base = pciem_cfg_bar_addr(dev->cfg, i);
+			if (addr < base || addr - base >= len)
+				continue;
+			/* Running off the end of the BAR: nobody claims it whole. */
+			if (addr - base + width <= len) {
+				found = dev;
+				*bar = i;
+				*offset = addr - base;
+			}
+			break;
+		}
+next:
+		raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
+	}
+	return found;
 }
 
 /* Takes whatever pci_dev sits in dev's slot off the bus, then the slot. */

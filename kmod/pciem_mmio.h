@@ -16,6 +16,14 @@ struct vm_area_struct;
 int pciem_mmio_init(void);
 void pciem_mmio_exit(void);
 
+/*
+ * pciem_bus_init: trap bus window `index` (0: 32-bit, 1: 64-bit) whole, before
+ * the root bus exists; pciem_bus_exit (and its error path): untrap both,
+ * after the root bus is gone and before the windows are released.
+ */
+int pciem_mmio_trap_window(unsigned int index, u64 start, u64 len);
+void pciem_mmio_untrap_windows(void);
+
 /* CREATE: allocate the ring (desc->ring_entries) and per-device state. */
 int pciem_mmio_create(struct pciem_dev *dev, const struct pciem_device_desc *desc);
 /* REGISTER: BAR addresses are assigned; trap them before any driver maps them. */
