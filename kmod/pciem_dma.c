@@ -24,7 +24,7 @@
  * Refusals get their own rate limit: a script hammering a bad address must
  * not starve the log lines of other requests (tests grep for those).
  */
-static DEFINE_RATELIMIT_STATE(pciem_dma_rs, 5 * HZ, 20);
+static DEFINE_RATELIMIT_STATE(pciem_dma_rs, 5 * HZ, 100);
 #define pciem_dma_log(dev, fmt, ...)					\
 	do {								\
 		if (__ratelimit(&pciem_dma_rs))				\
@@ -143,11 +143,21 @@ static int pciem_dma_copy(struct pciem_dma_xfer *x, phys_addr_t phys,
 
 	if (!page)
 		return -ENXIO;
+	/*
+	 * raw_copy_*: the segment passed access_ok() at validation, and the
+	 * hardened-usercopy object checks of copy_{to,from}_user do not apply:
+	 * a device reaches pages, not kernel objects, and those checks BUG()
+	 * on a range crossing slab objects -- legal for a device, so a host
+	 * could crash the kernel with them. Nor do we want copy_from_user's
+	 * zeroing of the tail on a fault: host memory past the fault is left
+	 * untouched, as a DMA write cut short would leave it.
+	 */
+	might_fault();
 	kaddr = kmap_local_page(page) + offset_in_page(phys);
 	if (x->to_host)
-		left = copy_from_user(kaddr, user, n);
+		left = raw_copy_from_user(kaddr, user, n);
 	else
-		left = copy_to_user(user, kaddr, n);
+		left = raw_copy_to_user(user, kaddr, n);
 	kunmap_local(kaddr);
 	x->done += n - left;
 	if (left) {
