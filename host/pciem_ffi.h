@@ -89,8 +89,10 @@ int pciem_ffi_irqfd(struct pl_dev *dev, int fd, uint32_t vector, uint32_t flags)
 int pciem_ffi_dma(struct pl_dev *dev, uint32_t dir, const struct pciem_dma_seg *segs,
 		  uint32_t nsegs, uint64_t *done);
 /* One contiguous transfer of @len bytes between @bus_addr and @buf. */
-int pciem_ffi_dma1(struct pl_dev *dev, uint32_t dir, uint64_t bus_addr, void *buf,
-		   uint64_t len, uint64_t *done);
+int pciem_ffi_dma_from_host(struct pl_dev *dev, uint64_t bus_addr, void *buf, uint64_t len,
+			    uint64_t *done);
+int pciem_ffi_dma_to_host(struct pl_dev *dev, uint64_t bus_addr, const void *buf, uint64_t len,
+			  uint64_t *done);
 int pciem_ffi_counters(struct pl_dev *dev, struct pciem_counters *out);
 
 /* Eventfds for irqfd: a new one (fd or -errno), add @n to it, close it. */

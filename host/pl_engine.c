@@ -103,7 +103,7 @@ int pciem_ffi_dma(struct pl_dev *dev, uint32_t dir, const struct pciem_dma_seg *
 	return dev->ops->dma(dev, dir, segs, nsegs, done);
 }
 
-int pciem_ffi_dma1(struct pl_dev *dev, uint32_t dir, uint64_t bus_addr, void *buf,
+static int dma_one(struct pl_dev *dev, uint32_t dir, uint64_t bus_addr, const void *buf,
 		   uint64_t len, uint64_t *done)
 {
 	struct pciem_dma_seg seg = {
@@ -113,15 +113,25 @@ int pciem_ffi_dma1(struct pl_dev *dev, uint32_t dir, uint64_t bus_addr, void *bu
 	return pciem_ffi_dma(dev, dir, &seg, 1, done);
 }
 
+int pciem_ffi_dma_from_host(struct pl_dev *dev, uint64_t bus_addr, void *buf, uint64_t len,
+			    uint64_t *done)
+{
+	return dma_one(dev, PCIEM_DMA_FROM_HOST, bus_addr, buf, len, done);
+}
+
+int pciem_ffi_dma_to_host(struct pl_dev *dev, uint64_t bus_addr, const void *buf, uint64_t len,
+			  uint64_t *done)
+{
+	return dma_one(dev, PCIEM_DMA_TO_HOST, bus_addr, buf, len, done);
+}
+
 int pciem_ffi_counters(struct pl_dev *dev, struct pciem_counters *out)
 {
 	int rc = ready(dev, dev->ops->counters, "counters");
 
-	if (rc) {
-		memset(out, 0, sizeof(*out));
-		return rc;
-	}
-	return dev->ops->counters(dev, out);
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	return rc ? rc : dev->ops->counters(dev, out);
 }
 
 int pciem_ffi_eventfd_new(void)

@@ -28,7 +28,7 @@ static int native_dma_read(struct pciem_native *nd, uint64_t bus_addr, void *buf
 {
 	uint64_t done;
 
-	return pciem_ffi_dma1(nd->host, PCIEM_DMA_FROM_HOST, bus_addr, buf, len, &done);
+	return pciem_ffi_dma_from_host(nd->host, bus_addr, buf, len, &done);
 }
 
 static int native_dma_write(struct pciem_native *nd, uint64_t bus_addr, const void *buf,
@@ -36,7 +36,7 @@ static int native_dma_write(struct pciem_native *nd, uint64_t bus_addr, const vo
 {
 	uint64_t done;
 
-	return pciem_ffi_dma1(nd->host, PCIEM_DMA_TO_HOST, bus_addr, (void *)buf, len, &done);
+	return pciem_ffi_dma_to_host(nd->host, bus_addr, buf, len, &done);
 }
 
 void pl_native_ctx_init(struct pciem_native *ctx, struct pl_dev *dev)

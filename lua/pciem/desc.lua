@@ -201,12 +201,58 @@ local top_fields = {
    end,
    bars = opt(tbl, {}),
    caps = opt(tbl, {}),
+   ring_entries = function(v, path)
+      if v == nil then return 0 end
+      integer(v, path, 64, 65536)
+      if bit.band(v, v - 1) ~= 0 then fail(path, "%d is not a power of two", v) end
+      return v
+   end,
+   sync_timeout_ms = function(v, path)
+      if v == nil then return 0 end
+      if type(v) ~= "number" or v < 0.001 or v > 10000 then
+         fail(path, "%s is not a deadline in milliseconds, 0.001..10000", describe(v))
+      end
+      return v
+   end,
 }
+
+M.policy_names = { memory = 0, posted = 1, sync = 2 }
+
+-- bars[i].policy = { {offset, length, "memory"|"posted"|"sync"}, ... }
+local function policy_list(v, path, b)
+   if v == nil then return {} end
+   tbl(v, path)
+   local size = b and type(b.size) ~= "nil" and select(2, pcall(M.parse_size, b.size, path))
+   local out = {}
+   for k, r in pairs(v) do
+      local rpath = ("%s[%s]"):format(path, tostring(k))
+      if type(k) ~= "number" then
+         fail(path, "expected a list of {offset, length, policy}, found key '%s'", tostring(k))
+      end
+      tbl(r, rpath)
+      local off = integer(r[1], rpath .. "[1] (offset)", 0, 2 ^ 52)
+      local len = integer(r[2], rpath .. "[2] (length)", 4, 2 ^ 52)
+      if off % 4 ~= 0 or len % 4 ~= 0 then
+         fail(rpath, "offset 0x%x and length 0x%x must be multiples of 4", off, len)
+      end
+      if type(size) == "number" and off + len > size then
+         fail(rpath, "0x%x+0x%x runs past the end of the BAR (0x%x bytes)", off, len, size)
+      end
+      local pol = M.policy_names[r[3]]
+      if pol == nil then
+         fail(rpath .. "[3] (policy)", "%s is not one of memory, posted, sync", describe(r[3]))
+      end
+      out[#out + 1] = { offset = off, length = len, policy = pol, name = r[3] }
+   end
+   table.sort(out, function(a, b2) return a.offset < b2.offset end)
+   return out
+end
 
 local bar_fields = {
    size = req(M.parse_size),
    bits = opt(enum({ [32] = 32, [64] = 64 }), 32),
    prefetchable = opt(boolean, false),
+   policy = policy_list,
 }
 
 local offset_field = opt(int(0xfff), 0)

@@ -6,6 +6,8 @@ local ffi = require("ffi")
 local pffi = require("pciem.ffi")
 local plan = require("pciem.plan")
 local bar = require("pciem.bar")
+local events = require("pciem.events")
+local io_ = require("pciem.io")
 local C = pffi.C
 
 local M = {}
@@ -17,7 +19,7 @@ M.Device = Device
 --- A device for checked description `d` whose uapi plan is `p`; `source` is
 --- "file:line" of the description, for messages.
 function M.new(d, p, source)
-   return setmetatable({
+   local self = setmetatable({
       name = d.name,
       desc = d,
       source = source,
@@ -28,7 +30,22 @@ function M.new(d, p, source)
       _plan = p,
       _cdev = nil,
       _info = ffi.new("struct pciem_device_info"),
+      _routes = {},		-- handlers, installed into the loop at start
+      _natives = {},		-- native libraries, loaded at start
+      _loop = nil,
    }, Device)
+   io_.init(self)
+   return self
+end
+
+-- Handlers, event loop, interrupts, DMA, counters: see events.lua and io.lua.
+local internal = { init = true, open_loop = true, close_loop = true, close_irqfds = true }
+for _, mod in ipairs({ events, io_ }) do
+   for name, fn in pairs(mod) do
+      if type(fn) == "function" and not internal[name] then
+         Device[name] = fn
+      end
+   end
 end
 
 function M.is_device(v)
@@ -64,6 +81,8 @@ end
 
 --- Create, register and start the device on `backend` ("kernel" or "sim"),
 --- then map its BARs. Returns the device, or nil and a message.
+--- Everything the driver may touch is in place before START: BAR views,
+--- policies, the event loop with its handlers and native libraries.
 function Device:start(backend)
    backend = backend or "kernel"
    if backend ~= "kernel" and backend ~= "sim" then
@@ -80,6 +99,11 @@ function Device:start(backend)
       return nil, where(self, fail.path .. ": " .. fail.msg)
    end
    self._cdev = cdev
+   ok, err = self:_prepare()
+   if not ok then
+      self:_release()
+      return nil, err
+   end
    if C.pciem_ffi_dev_start(cdev) ~= 0 then
       err = cdev_error(self)
       self:_release()
@@ -90,24 +114,37 @@ function Device:start(backend)
       self:_release()
       return nil, info_err
    end
-   for i = 0, 5 do
-      local b = self.desc.bars[i]
-      if b then
-         if C.pciem_ffi_bar_map(cdev, i, pffi.ptr_out, pffi.u64_out) ~= 0 then
-            err = ("bars[%d]: %s"):format(i, cdev_error(self))
-            self:_release()
-            return nil, err
-         end
-         self.bar[i] = bar.new(i, pffi.ptr_out[0], tonumber(pffi.u64_out[0]),
-            self.info.bar_addr[i], b)
-      end
-   end
    self.backend = backend
    self.state = "started"
    return self
 end
 
+-- Registered device: BAR views, policies from the description, event loop.
+function Device:_prepare()
+   local cdev = self._cdev
+   local _, err = self:_read_info()
+   if err then return nil, err end
+   for i = 0, 5 do
+      local b = self.desc.bars[i]
+      if b then
+         if C.pciem_ffi_bar_map(cdev, i, pffi.ptr_out, pffi.u64_out) ~= 0 then
+            return nil, ("bars[%d]: %s"):format(i, cdev_error(self))
+         end
+         self.bar[i] = bar.new(i, pffi.ptr_out[0], tonumber(pffi.u64_out[0]),
+            self.info.bar_addr[i], b)
+         for k, r in ipairs(b.policy or {}) do
+            if C.pciem_ffi_set_policy(cdev, i, r.policy, r.offset, r.length) ~= 0 then
+               return nil, where(self, ("bars[%d].policy[%d]: %s"):format(i, k, cdev_error(self)))
+            end
+         end
+      end
+   end
+   return events.open_loop(self)
+end
+
 function Device:_release()
+   io_.close_irqfds(self)
+   events.close_loop(self)
    for i in pairs(self.bar) do self.bar[i] = nil end
    if self._cdev then plan.free(self._cdev) end
    self._cdev = nil

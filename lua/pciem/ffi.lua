@@ -40,6 +40,7 @@ M.C = C
 M.u32_out = ffi.new("uint32_t[1]")
 M.u64_out = ffi.new("uint64_t[1]")
 M.ptr_out = ffi.new("uint8_t *[1]")
+M.voidp_out = ffi.new("void *[1]")
 
 --- Text of a negative errno.
 function M.strerror(rc)

@@ -1,9 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- What pciem-lua does after parsing its command line: load the script, start
--- its device, say where it is, wait for SIGINT/SIGTERM, remove the device.
+-- its device, say where it is, serve its events until SIGINT/SIGTERM, remove
+-- the device.
 local pciem = require("pciem")
-local pffi = require("pciem.ffi")
-local C = pffi.C
 
 local M = {}
 
@@ -39,13 +38,12 @@ function M.main(opts)
       io.stdout:write(dev:dump())
       io.stdout:flush()
    end
-   local sig
-   repeat
-      sig = C.pciem_ffi_host_wait(-1)
-   until sig ~= 0
-   if sig < 0 then
+   -- serve the device's events until SIGINT/SIGTERM; with no handlers the
+   -- loop still drains the ring (and answers sync reads from the shadow)
+   local sig, run_err = dev:run()
+   if not sig then
       dev:stop()
-      return M.EXIT_BACKEND, "waiting for signals: " .. pffi.strerror(sig)
+      return M.EXIT_BACKEND, ("%s: event loop: %s"):format(dev.name, run_err)
    end
    ok, err = dev:stop()
    if not ok then

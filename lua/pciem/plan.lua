@@ -30,6 +30,8 @@ function M.build(d)
    dev.class_code = bit.rshift(d.class, 16)
    dev.intx_pin = d.interrupt_pin
    ffi.copy(dev.name, d.name)
+   dev.ring_entries = d.ring_entries
+   dev.sync_timeout_us = math.ceil(d.sync_timeout_ms * 1000)
    p.device = dev
 
    for i = 0, 5 do
