@@ -155,7 +155,7 @@ static void timed_out(struct pl_dev *dev, const char *what)
 
 	s->counters.sync_timeouts++;
 	if (!s->timeout_logged)
-		pl_log(PL_LOG_INFO, "sim: %s: the host did not answer in time (reported once)", what);
+		pl_log(PL_LOG_DEBUG, "sim: %s: the host did not answer in time (reported once)", what);
 	s->timeout_logged = true;
 }
 

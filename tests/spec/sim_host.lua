@@ -17,12 +17,20 @@ local ids = { read = 1, write = 2, cfg = 3 }
 
 --- Start `d` (a description, helper.desc() by default) on the sim and give
 --- back host, os: the OS side with this host's step as its dispatch step.
-function M.new(d)
+--- `raw` sets fields of the uapi struct pciem_device_desc (ring_entries, ...).
+function M.new(d, raw)
    local dev = pciem.device(d or require("helper").desc())
-   assert(dev:start("sim"))
-   local lp_out = ffi.new("struct pl_loop *[1]")
-   assert(C.pciem_ffi_loop_new(dev._cdev, lp_out) == 0, ffi.string(C.pciem_ffi_dev_error(dev._cdev)))
-   local lp = ffi.gc(lp_out[0], C.pciem_ffi_loop_free)
+   for k, v in pairs(raw or {}) do dev._plan.device[k] = v end
+   local ok, err = dev:start("sim")
+   if not ok then return nil, err end
+   -- the device's own event loop when it has one (one per device), else ours
+   local lp = dev._loop
+   if not lp then
+      local lp_out = ffi.new("struct pl_loop *[1]")
+      assert(C.pciem_ffi_loop_new(dev._cdev, lp_out) == 0,
+         ffi.string(C.pciem_ffi_dev_error(dev._cdev)))
+      lp = ffi.gc(lp_out[0], C.pciem_ffi_loop_free)
+   end
    local self = setmetatable({
       dev = dev, lp = lp, batch = C.pciem_ffi_loop_batch(lp),
       events = {},	-- every event seen, in ring order
