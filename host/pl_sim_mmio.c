@@ -363,7 +363,10 @@ int pciem_sim_mmio(struct pl_dev *dev, uint64_t addr, uint32_t width, int write,
 		return PCIEM_SIM_DONE;
 	}
 
-	/* An event is needed: the producer waits for room, within the deadline. */
+	/* A write lands first (once: not again on the retry after a full ring). */
+	if (write && !retry)
+		shadow_write(s, (uint32_t)bar, off, width, value);
+	/* The event: the producer waits for room, within the deadline. */
 	if (ring_full(s)) {
 		if (!retry) {
 			s->counters.ring_full_waits++;
@@ -377,18 +380,14 @@ int pciem_sim_mmio(struct pl_dev *dev, uint64_t addr, uint32_t width, int write,
 	ev.offset = (uint32_t)off;
 	ev.bar = (uint8_t)bar;
 	ev.width = (uint8_t)width;
-	if (write) {
-		shadow_write(s, (uint32_t)bar, off, width, value);
-		ev.kind = PCIEM_EVENT_MMIO_WRITE;
-		ev.value = value;
-	} else {
-		ev.kind = PCIEM_EVENT_MMIO_READ;
-	}
+	ev.kind = write ? PCIEM_EVENT_MMIO_WRITE : PCIEM_EVENT_MMIO_READ;
+	ev.value = write ? value : 0;
 	if (pol == PCIEM_POLICY_POSTED) {
 		ring_publish(s, &ev);
 		return PCIEM_SIM_DONE;
 	}
-	ev.flags = PCIEM_EVENT_F_SYNC;
+	/* a read always waits; a sync write says so */
+	ev.flags = write ? PCIEM_EVENT_F_SYNC : 0;
 	ev.answer = 0;
 	s->pending_seq = ring_publish(s, &ev);
 	s->pending_width = width;
