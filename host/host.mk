@@ -76,3 +76,14 @@ host-clean:
 	$(Q)rm -rf $(HOST_BUILD) $(BUILD)/pciem-lua $(BUILD)/libpciem-host.so
 
 -include $(wildcard $(HOST_BUILD)/*.d)
+
+# Example native handler libraries (examples/*.c -> $(BUILD)/examples/*.so).
+EXAMPLE_SOS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/*.c))
+.PHONY: examples
+examples: $(EXAMPLE_SOS)
+host: $(EXAMPLE_SOS)
+
+$(BUILD)/examples/%.so: examples/%.c host/pciem_native.h $(UAPI_H)
+	$(Q)mkdir -p $(@D)
+	$(E) "CC       examples/$*.c"
+	$(Q)$(CC) -std=gnu11 -O2 -g -fPIC -shared -Wall -Wextra -I$(TOP)/host -o $@ $<

@@ -139,7 +139,7 @@ function Device:_prepare()
          end
       end
    end
-   return events.open_loop(self)
+   return events.open_loop(self, self._private_ring)	-- private ring: specs only
 end
 
 function Device:_release()
