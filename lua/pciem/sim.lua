@@ -324,11 +324,12 @@ function Sim:irqs()
       for i = 0, n - 1 do
          local e = buf[i]
          local kind = irq_kinds[tonumber(e.kind)]
-         list[#list + 1] = {
+         local entry = {
             kind = kind, vector = tonumber(e.vector), seq = tonumber(e.seq),
             addr = tonumber(e.addr), data = tonumber(e.data),
-            level = kind == "intx" and e.vector ~= 0 or nil,
          }
+         if kind == "intx" then entry.level = e.vector ~= 0 end
+         list[#list + 1] = entry
       end
       from = from + n
    end
