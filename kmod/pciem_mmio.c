@@ -562,8 +562,9 @@ int pciem_mmio_ring_mmap(struct pciem_dev *dev, struct vm_area_struct *vma)
 	} else if (!(vma->vm_flags & VM_SHARED)) {
 		pciem_log(dev, "mmap ring: must be MAP_SHARED");
 		ret = -EINVAL;
-	} else if (vma->vm_end - vma->vm_start != dev->mmio->ring.map_size) {
-		pciem_log(dev, "mmap ring: length %lu, the ring is %u bytes (ctrl.map_size)",
+	} else if (vma->vm_end - vma->vm_start > dev->mmio->ring.map_size) {
+		/* A prefix is fine: the host maps the control page to learn map_size. */
+		pciem_log(dev, "mmap ring: length %lu is past the ring's %u bytes (ctrl.map_size)",
 			  vma->vm_end - vma->vm_start, dev->mmio->ring.map_size);
 		ret = -EINVAL;
 	} else {

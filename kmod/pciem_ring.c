@@ -121,7 +121,7 @@ int pciem_ring_mmap(struct pciem_ring *ring, struct vm_area_struct *vma)
 {
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	if (vma->vm_end - vma->vm_start != ring->map_size)
+	if (vma->vm_end - vma->vm_start > ring->map_size)
 		return -EINVAL;
 	return remap_vmalloc_range(vma, ring->mem, 0);
 }

@@ -55,7 +55,7 @@ static inline bool pciem_ring_answer(struct pciem_ring *ring, u32 slot, u64 seq,
 /* fd < 0 detaches. Sleeps. */
 int pciem_ring_set_eventfd(struct pciem_ring *ring, int fd);
 
-/* vma must cover exactly the whole ring, shared. */
+/* vma: shared, from the ring's start, at most map_size bytes. */
 int pciem_ring_mmap(struct pciem_ring *ring, struct vm_area_struct *vma);
 
 #endif /* PCIEM_RING_H */
