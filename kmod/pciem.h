@@ -57,7 +57,7 @@ struct pciem_dev {
 	struct pci_dev *pdev;		/* we hold a reference */
 
 	struct pciem_mmio *mmio;	/* pciem_mmio.c: traps, policies, ring */
-	struct pciem_irq *irq;		/* pciem_irq.c: MSI/MSI-X/INTx state */
+	struct pciem_irq_state *irq;	/* pciem_irq.c: MSI/MSI-X/INTx state */
 	/* pciem_dma.c: counters */
 	atomic64_t dma_bytes_from_host;
 	atomic64_t dma_bytes_to_host;

@@ -1,50 +1,335 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Interrupts of the virtual bus. Placeholder: the hooks are wired into the
- * bus and device lifecycle; delivery is refused until the MSI domain exists.
+ * Interrupts of one device: raise MSI/MSI-X vectors the way the driver set
+ * them up (decisions in pciem_vec.c), pending bits delivered on unmask, a
+ * level INTx line, the IRQ and IRQFD ioctls and the interrupt counters.
  */
 #define pr_fmt(fmt) "pciem: " fmt
 
 #include <linux/errno.h>
+#include <linux/interrupt.h>
+#include <linux/irq.h>
+#include <linux/pci_regs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include "pciem.h"
+#include "pciem_irq_int.h"
 
-int pciem_irq_bus_init(struct pci_bus *bus)
+static struct pciem_irq_state *pciem_irq_of(struct pciem_dev *dev)
 {
+	/* Published at CREATE; ioctls may run before it. */
+	return smp_load_acquire(&dev->irq);
+}
+
+static void pciem_irq_bars(struct pciem_dev *dev, void *bars[PCIEM_NUM_BARS])
+{
+	int i;
+
+	for (i = 0; i < PCIEM_NUM_BARS; i++)
+		bars[i] = dev->bars[i].shadow;
+}
+
+/* Send a message the driver programmed to the Linux irq it names. */
+static void pciem_irq_send(struct pciem_irq_state *irq, const struct pciem_vec_msg *msg)
+{
+	unsigned int virq;
+	int ret = -ENOENT;
+
+	rcu_read_lock();	/* the irq descriptor outlives the lookup */
+	virq = pciem_msi_find_irq(msg);
+	if (virq)
+		ret = generic_handle_irq_safe(virq);
+	rcu_read_unlock();
+	if (!ret) {
+		atomic64_inc(&irq->delivered);
+		return;
+	}
+	/* A real device's write would go nowhere too; say so once. */
+	if (!atomic_xchg(&irq->unroutable_logged, 1))
+		pciem_log(irq->dev,
+			  "%s vector %u: message address %#llx data %#x reaches no interrupt; dropped",
+			  msg->msix ? "msi-x" : "msi", msg->vector, msg->addr, msg->data);
+}
+
+int pciem_irq_raise(struct pciem_irq_state *irq, u32 vector)
+{
+	struct pciem_dev *dev = irq->dev;
+	void *bars[PCIEM_NUM_BARS];
+	struct pciem_vec_msg msg;
+	unsigned long flags;
+	int ret;
+
+	pciem_irq_bars(dev, bars);
+	raw_spin_lock_irqsave(&dev->cfg_lock, flags);
+	ret = pciem_vec_raise(dev->cfg, bars, vector, &msg);
+	raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
+	if (ret == PCIEM_VEC_DELIVER)
+		pciem_irq_send(irq, &msg);
+	else if (ret == PCIEM_VEC_PENDING)
+		atomic64_inc(&irq->pended);
+	return ret;
+}
+
+/* Deliver every pending vector an unmask released, one lock hold each. */
+static void pciem_irq_deliver_unmasked(struct pciem_irq_state *irq)
+{
+	struct pciem_dev *dev = irq->dev;
+	void *bars[PCIEM_NUM_BARS];
+	struct pciem_vec_msg msg;
+	unsigned long flags;
+	u32 cursor = 0;
+	bool found;
+
+	pciem_irq_bars(dev, bars);
+	for (;;) {
+		raw_spin_lock_irqsave(&dev->cfg_lock, flags);
+		found = pciem_vec_next_unmasked(dev->cfg, bars, &cursor, &msg);
+		raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
+		if (!found)
+			break;
+		pciem_irq_send(irq, &msg);
+	}
+}
+
+/* ---- INTx ---------------------------------------------------------------- */
+
+static bool pciem_intx_up(struct pciem_dev *dev)
+{
+	unsigned long flags;
+	bool up;
+
+	raw_spin_lock_irqsave(&dev->cfg_lock, flags);
+	up = pciem_vec_intx_line(dev->cfg);
+	raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
+	return up;
+}
+
+static void pciem_intx_work_fn(struct work_struct *work)
+{
+	struct pciem_irq_state *irq = container_of(work, struct pciem_irq_state, intx_work);
+
+	if (irq->intx_virq && pciem_intx_up(irq->dev) &&
+	    !generic_handle_irq_safe(irq->intx_virq))
+		atomic64_inc(&irq->delivered);
+}
+
+/* The level flow ended (or the driver enabled the irq): still up, again. */
+void pciem_irq_intx_unmasked(unsigned int virq, void *chip_data)
+{
+	struct pciem_irq_state *irq = chip_data;
+
+	if (irq && pciem_intx_up(irq->dev))
+		schedule_work(&irq->intx_work);
+}
+
+static int pciem_irq_intx(struct pciem_irq_state *irq, bool assert)
+{
+	struct pciem_dev *dev = irq->dev;
+	unsigned int slot = READ_ONCE(dev->slot);
+	unsigned long flags;
+	bool up;
+	int ret;
+
+	raw_spin_lock_irqsave(&dev->cfg_lock, flags);
+	ret = pciem_vec_intx_set(dev->cfg, assert);
+	up = pciem_vec_intx_line(dev->cfg);
+	raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
+	if (ret)
+		return ret;
+	if (!assert)
+		return 0;
+	if (!irq->intx_virq && slot) {
+		irq->intx_virq = pciem_intx_irq(slot, false);
+		if (irq->intx_virq)
+			irq_set_chip_data(irq->intx_virq, irq);
+	}
+	if (!up || !irq->intx_virq) {
+		atomic64_inc(&irq->pended);
+		return 1;
+	}
+	if (!generic_handle_irq_safe(irq->intx_virq))
+		atomic64_inc(&irq->delivered);
 	return 0;
 }
 
-void pciem_irq_bus_exit(void)
+/* ---- hooks from config space and the MSI-X table ------------------------- */
+
+static void pciem_irq_mask_work_fn(struct irq_work *work)
 {
+	struct pciem_irq_state *irq = container_of(work, struct pciem_irq_state, mask_work);
+
+	pciem_irq_deliver_unmasked(irq);
+	if (irq->intx_virq && pciem_intx_up(irq->dev))
+		schedule_work(&irq->intx_work);
 }
 
-int pciem_irq_create(struct pciem_dev *dev)
+static bool pciem_overlaps(u32 off, u32 width, u32 start, u32 len)
 {
-	return 0;
-}
-
-void pciem_irq_unregister(struct pciem_dev *dev)
-{
-}
-
-void pciem_irq_destroy(struct pciem_dev *dev)
-{
+	return off < start + len && start < off + width;
 }
 
 void pciem_irq_cfg_written(struct pciem_dev *dev, u32 offset, u32 width)
 {
+	struct pciem_irq_state *irq = pciem_irq_of(dev);
+	const struct pciem_cfg *cfg = dev->cfg;
+
+	if (!irq)
+		return;
+	/* Command (INTx Disable), the MSI capability, MSI-X Message Control. */
+	if (pciem_overlaps(offset, width, PCI_COMMAND, 2) ||
+	    (cfg->msi_off && pciem_overlaps(offset, width, cfg->msi_off, 0x18)) ||
+	    (cfg->msix_off && pciem_overlaps(offset, width, cfg->msix_off + PCI_MSIX_FLAGS, 2)))
+		irq_work_queue(&irq->mask_work);
 }
 
 void pciem_irq_msix_written(struct pciem_dev *dev, u32 bar, u64 offset, u32 width)
 {
+	struct pciem_irq_state *irq = pciem_irq_of(dev);
+
+	if (irq)
+		irq_work_queue(&irq->mask_work);
 }
 
-long pciem_irq_ioctl(struct pciem_dev *dev, unsigned int cmd, void __user *uarg)
+/* ---- lifecycle ----------------------------------------------------------- */
+
+int pciem_irq_create(struct pciem_dev *dev)
 {
-	pciem_log(dev, "ioctl %#x is not implemented yet", cmd);
-	return -ENOTTY;
+	struct pciem_irq_state *irq = kzalloc(sizeof(*irq), GFP_KERNEL);
+
+	if (!irq)
+		return -ENOMEM;
+	irq->dev = dev;
+	init_irq_work(&irq->mask_work, pciem_irq_mask_work_fn);
+	INIT_WORK(&irq->intx_work, pciem_intx_work_fn);
+	mutex_init(&irq->irqfd_lock);
+	INIT_LIST_HEAD(&irq->irqfds);
+	smp_store_release(&dev->irq, irq);
+	return 0;
+}
+
+/* Off the bus: forget the line and pending state; the table masks again. */
+void pciem_irq_unregister(struct pciem_dev *dev)
+{
+	struct pciem_irq_state *irq = pciem_irq_of(dev);
+	void *bars[PCIEM_NUM_BARS];
+	unsigned long flags;
+
+	if (!irq)
+		return;
+	irq_work_sync(&irq->mask_work);
+	if (irq->intx_virq) {
+		irq_set_chip_data(irq->intx_virq, NULL);
+		irq->intx_virq = 0;
+	}
+	cancel_work_sync(&irq->intx_work);
+	pciem_irq_bars(dev, bars);
+	raw_spin_lock_irqsave(&dev->cfg_lock, flags);
+	pciem_vec_reset(dev->cfg, bars);
+	pciem_vec_intx_set(dev->cfg, false);
+	raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
+}
+
+void pciem_irq_destroy(struct pciem_dev *dev)
+{
+	struct pciem_irq_state *irq = pciem_irq_of(dev);
+
+	if (!irq)
+		return;
+	pciem_irqfd_release_all(irq);
+	irq_work_sync(&irq->mask_work);
+	if (irq->intx_virq)
+		irq_set_chip_data(irq->intx_virq, NULL);
+	cancel_work_sync(&irq->intx_work);
+	mutex_destroy(&irq->irqfd_lock);
+	smp_store_release(&dev->irq, NULL);
+	kfree(irq);
 }
 
 void pciem_irq_counters(struct pciem_dev *dev, struct pciem_counters *c)
 {
+	struct pciem_irq_state *irq = pciem_irq_of(dev);
+
+	if (!irq)
+		return;
+	c->irqs_delivered = atomic64_read(&irq->delivered);
+	c->irqs_pended = atomic64_read(&irq->pended);
+}
+
+/* ---- ioctls -------------------------------------------------------------- */
+
+static long pciem_ioc_irq(struct pciem_dev *dev, struct pciem_irq_state *irq, void __user *uarg)
+{
+	struct pciem_irq req;	/* the uapi request; our state is pciem_irq_state */
+	int ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	if (req.size != sizeof(req) || req.reserved[0]) {
+		pciem_log(dev, "irq: size %u (expected %zu) or reserved not zero",
+			  req.size, sizeof(req));
+		return -EINVAL;
+	}
+	switch (req.op) {
+	case PCIEM_IRQ_RAISE:
+		ret = pciem_irq_raise(irq, req.vector);
+		if (ret == -EINVAL)
+			pciem_log(dev, "irq: vector %u is out of range", req.vector);
+		return ret;
+	case PCIEM_IRQ_INTX_ASSERT:
+	case PCIEM_IRQ_INTX_DEASSERT:
+		if (req.vector) {
+			pciem_log(dev, "irq: vector must be 0 for intx");
+			return -EINVAL;
+		}
+		ret = pciem_irq_intx(irq, req.op == PCIEM_IRQ_INTX_ASSERT);
+		if (ret == -ENOTCONN)
+			pciem_log(dev, "irq: the device has no interrupt pin");
+		return ret;
+	default:
+		pciem_log(dev, "irq: op %u is not a PCIEM_IRQ_* operation", req.op);
+		return -EINVAL;
+	}
+}
+
+static long pciem_ioc_irqfd(struct pciem_dev *dev, struct pciem_irq_state *irq, void __user *uarg)
+{
+	struct pciem_irqfd f;
+	u32 i;
+
+	if (copy_from_user(&f, uarg, sizeof(f)))
+		return -EFAULT;
+	if (f.size != sizeof(f)) {
+		pciem_log(dev, "irqfd: size %u, expected %zu", f.size, sizeof(f));
+		return -EINVAL;
+	}
+	for (i = 0; i < ARRAY_SIZE(f.reserved); i++)
+		if (f.reserved[i]) {
+			pciem_log(dev, "irqfd: reserved must be zero");
+			return -EINVAL;
+		}
+	if (f.flags & ~(u32)PCIEM_IRQFD_DEASSIGN) {
+		pciem_log(dev, "irqfd: unknown flags %#x", f.flags);
+		return -EINVAL;
+	}
+	if (f.vector >= PCIEM_MSIX_MAX_VECTORS) {
+		pciem_log(dev, "irqfd: vector %u is out of range 0..2047", f.vector);
+		return -EINVAL;
+	}
+	if (f.flags & PCIEM_IRQFD_DEASSIGN)
+		return pciem_irqfd_deassign(irq, f.fd, f.vector);
+	return pciem_irqfd_assign(irq, f.fd, f.vector);
+}
+
+long pciem_irq_ioctl(struct pciem_dev *dev, unsigned int cmd, void __user *uarg)
+{
+	struct pciem_irq_state *irq = pciem_irq_of(dev);
+
+	if (!irq) {
+		pciem_log(dev, "irq: no device was created on this fd");
+		return -EINVAL;
+	}
+	if (cmd == PCIEM_IOC_IRQ)
+		return pciem_ioc_irq(dev, irq, uarg);
+	return pciem_ioc_irqfd(dev, irq, uarg);
 }
