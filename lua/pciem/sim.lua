@@ -228,14 +228,27 @@ end
 --- Data the helpers program for vector `v` (any value works; this one is easy to check).
 function M.msg_data(v) return 0x4000 + v end
 
+-- The MSI-X table lives in a BAR: without Memory Space Enable the OS's
+-- writes to it would master-abort, so the helpers refuse (misuse).
+local function need_memory(self, what)
+   if band(self:cfg_read(CMD, 2), CMD_MEMORY) == 0 then
+      error(what .. ": Memory Space Enable is off (call enable_memory() first, "
+         .. "as a driver calls pci_enable_device)", 3)
+   end
+end
+
 --- Enable MSI-X the way the PCI core does: Enable with Function Mask, write
 --- the table entries (masked), clear Function Mask, unmask `vectors` entries
 --- (all of them by default) unless opts.masked. INTx gets disabled, as
 --- pci_intx_for_msi does.
 function Sim:enable_msix(vectors, opts)
    opts = opts or {}
+   need_memory(self, "enable_msix")
    local l = self:msix_layout()
    vectors = vectors or l.vectors
+   if type(vectors) ~= "number" or vectors < 1 or vectors > l.vectors then
+      error(("enable_msix: vectors must be 1..%d, got %s"):format(l.vectors, tostring(vectors)), 2)
+   end
    cfg_update(self, l.cap + 2, 2, 0, bor(MSIX_ENABLE, MSIX_MASKALL))
    self:intx_disable(true)
    for v = 0, vectors - 1 do
@@ -254,6 +267,7 @@ end
 
 --- Set or clear the Mask bit of MSI-X table entry `v` (through the BAR).
 function Sim:msix_mask(v, masked)
+   need_memory(self, "msix_mask")
    local l = self._msix or self:msix_layout()
    self._msix = l
    self:mmio_write(l.table_bar, l.table + 16 * v + 12, 4, masked == false and 0 or 1)
@@ -267,6 +281,7 @@ end
 
 --- The PBA bit of vector `v`, as the OS reads it through the BAR.
 function Sim:msix_pending(v)
+   need_memory(self, "msix_pending")
    local l = self._msix or self:msix_layout()
    self._msix = l
    local word = self:mmio_read(l.pba_bar, l.pba + 4 * math.floor(v / 32), 4)
