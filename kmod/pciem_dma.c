@@ -102,7 +102,8 @@ static int pciem_dma_translate(struct pciem_dma_xfer *x, u64 bus, phys_addr_t *p
  * image, firmware tables, the zero page) unless it is a swiotlb bounce
  * buffer, which lives in reserved memory but is the DMA API's own.
  */
-static struct page *pciem_dma_ram_page(struct pciem_dma_xfer *x, phys_addr_t phys)
+static struct page *pciem_dma_ram_page(struct pciem_dma_xfer *x, u64 bus,
+					phys_addr_t phys)
 {
 	unsigned long pfn = PHYS_PFN(phys);
 	struct page *page;
@@ -117,8 +118,11 @@ static struct page *pciem_dma_ram_page(struct pciem_dma_xfer *x, phys_addr_t phy
 		goto not_ram;
 	return page;
 not_ram:
-	pciem_dma_log(x->dev, "seg %u: address %#llx is not RAM the device may reach",
-		      x->seg, (unsigned long long)phys);
+	if (x->domain)
+		pciem_dma_log(x->dev, "seg %u: bus address %#llx (physical %#llx) is not RAM",
+			      x->seg, bus, (unsigned long long)phys);
+	else
+		pciem_dma_log(x->dev, "seg %u: bus address %#llx is not RAM", x->seg, bus);
 	return NULL;
 }
 
@@ -134,10 +138,10 @@ not_ram:
  * Refcounts would not help anyway: the tail pages of a high-order DMA
  * allocation have none.
  */
-static int pciem_dma_copy(struct pciem_dma_xfer *x, phys_addr_t phys,
+static int pciem_dma_copy(struct pciem_dma_xfer *x, u64 bus, phys_addr_t phys,
 			  void __user *user, size_t n)
 {
-	struct page *page = pciem_dma_ram_page(x, phys);
+	struct page *page = pciem_dma_ram_page(x, bus, phys);
 	size_t left;
 	void *kaddr;
 
@@ -196,7 +200,7 @@ static int pciem_dma_segment(struct pciem_dma_xfer *x, const struct pciem_dma_se
 		/* Up to the next page boundary on the bus side and the physical side. */
 		n = min_t(u64, len, PAGE_SIZE - offset_in_page(bus));
 		n = min_t(size_t, n, PAGE_SIZE - offset_in_page(phys));
-		ret = pciem_dma_copy(x, phys, user, n);
+		ret = pciem_dma_copy(x, bus, phys, user, n);
 		if (ret)
 			return ret;
 		bus += n;
@@ -245,12 +249,9 @@ static int pciem_dma_check_segs(struct pciem_dev *dev, const struct pciem_dma_se
 				      i, s->bus_addr, s->length);
 			return -EINVAL;
 		}
-		if (s->user_addr + s->length - 1 < s->user_addr) {
-			pciem_dma_log(dev, "seg %u: user_addr %#llx + length %#llx overflows",
-				      i, s->user_addr, s->length);
-			return -EINVAL;
-		}
-		if (!access_ok(u64_to_user_ptr(s->user_addr), s->length)) {
+		/* Wrapping, NULL or kernel: not user memory (the sim says the same). */
+		if (s->user_addr + s->length - 1 < s->user_addr || !s->user_addr ||
+		    !access_ok(u64_to_user_ptr(s->user_addr), s->length)) {
 			pciem_dma_log(dev, "seg %u: user_addr %#llx length %#llx is not user memory",
 				      i, s->user_addr, s->length);
 			return -EFAULT;

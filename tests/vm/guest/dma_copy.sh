@@ -28,9 +28,10 @@ check dma.device-reported [ -n "$dev" ]
 
 dmesg | sed -n '/pciem-test: dma_host begins/,$p' >/tmp/dma.log
 check_grep dma.log-bus-master /tmp/dma.log "dma_host: dma: refused: Bus Master Enable is off"
-check_grep dma.log-not-ram /tmp/dma.log "dma_host: dma: seg 0: address 0xfee00000 is not RAM"
+check_grep dma.log-not-ram /tmp/dma.log "dma_host: dma: seg 0: bus address 0xfee00000 is not RAM"
 check_grep dma.log-bad-dir /tmp/dma.log "dma_host: dma: dir 3 is not 1"
 check_grep dma.log-seg-length /tmp/dma.log "dma_host: dma: seg 0: length is 0"
+check_grep dma.log-user-memory /tmp/dma.log "dma_host: dma: seg 0: user_addr 0x0 length 0x1000 is not user memory"
 check_grep dma.log-state /tmp/dma.log "dma: refused: the device is not registered"
 check_eq dma.device-gone "$(pciem_devices | grep -v -x -F "$before" | tr '\n' ' ')" ""
 finish
