@@ -29,7 +29,7 @@ struct sim_irq_entry {
 
 struct sim_irqfd {
 	int fd;				/* our own reference */
-	int user_fd;			/* the number the host bound, for DEASSIGN */
+	int64_t id;			/* which eventfd (pl_sim_eventfd_id) */
 	uint32_t vector;
 };
 
@@ -90,6 +90,8 @@ void pl_sim_cfg_event(struct pl_dev *dev, uint32_t offset, uint32_t width, uint3
 /* pl_sim_irq.c */
 int pl_sim_irq(struct pl_dev *dev, uint32_t op, uint32_t vector);
 int pl_sim_irqfd(struct pl_dev *dev, int fd, uint32_t vector, uint32_t flags);
+/* Identity of the eventfd behind @fd; -EBADF not open, -EINVAL not an eventfd. */
+int64_t pl_sim_eventfd_id(int fd);
 /* The dispatch step: raise the vectors of signalled irqfds. */
 void pl_sim_irq_step(struct pl_dev *dev);
 /* Reset (register, stop): pending bits cleared, MSI-X entries masked. */

@@ -5,6 +5,7 @@
  * and the log of what the OS's interrupt controller received.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -150,63 +151,88 @@ bool pl_sim_msix_owned(struct pl_sim *s, uint32_t bar, uint64_t offset, uint64_t
 
 /* ---- irqfd -------------------------------------------------------------- */
 
-static bool is_eventfd(int fd)
+int64_t pl_sim_eventfd_id(int fd)
 {
-	char path[64], target[64];
+	char path[64], line[128];
+	int64_t id = -1;
 	ssize_t n;
+	FILE *f;
 
+	if (fd < 0)
+		return -EBADF;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
+	n = readlink(path, line, sizeof(line) - 1);
 	if (n < 0)
-		return false;
-	target[n] = 0;
-	return !strcmp(target, "anon_inode:[eventfd]");
+		return -EBADF;
+	line[n] = 0;
+	if (strcmp(line, "anon_inode:[eventfd]"))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "eventfd-id: %" SCNd64, &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	/* kernels without eventfd-id: the descriptor number stands in */
+	return id >= 0 ? id : ((int64_t)1 << 40) + fd;
 }
 
 int pl_sim_irqfd(struct pl_dev *dev, int fd, uint32_t vector, uint32_t flags)
 {
 	struct pl_sim *s = pl_sim_of(dev);
+	int64_t id;
 	uint32_t i;
 	int copy;
 
 	if (flags & ~(uint32_t)PCIEM_IRQFD_DEASSIGN)
 		return pl_dev_error(dev, -EINVAL, "irqfd: unknown flags 0x%x", flags);
 	if (vector >= PCIEM_MSIX_MAX_VECTORS)
-		return pl_dev_error(dev, -EINVAL, "irqfd: vector %u is not below %u", vector,
-				    PCIEM_MSIX_MAX_VECTORS);
+		return pl_dev_error(dev, -EINVAL, "irqfd: vector %u is out of range 0..%u", vector,
+				    PCIEM_MSIX_MAX_VECTORS - 1);
+	id = pl_sim_eventfd_id(fd);
+	if (id == -EBADF)
+		return pl_dev_error(dev, -EBADF, "irqfd: fd %d is not open", fd);
+	if (id < 0)
+		return pl_dev_error(dev, -EINVAL, "irqfd: fd %d is not an eventfd", fd);
+	/* as the module: one binding per (eventfd, vector), whatever fd names it */
 	for (i = 0; i < s->nirqfds; i++)
-		if (s->irqfds[i].user_fd == fd && s->irqfds[i].vector == vector)
+		if (s->irqfds[i].id == id && s->irqfds[i].vector == vector)
 			break;
 	if (flags & PCIEM_IRQFD_DEASSIGN) {
 		if (i == s->nirqfds)
 			return pl_dev_error(dev, -ENOENT, "irqfd: fd %d is not bound to vector %u",
 					    fd, vector);
 		close(s->irqfds[i].fd);
-		s->irqfds[i] = s->irqfds[--s->nirqfds];
+		s->nirqfds--;
+		memmove(&s->irqfds[i], &s->irqfds[i + 1], (s->nirqfds - i) * sizeof(s->irqfds[0]));
 		return 0;
 	}
 	if (i < s->nirqfds)
 		return pl_dev_error(dev, -EBUSY, "irqfd: fd %d is already bound to vector %u",
 				    fd, vector);
-	if (fd < 0 || !is_eventfd(fd))
-		return pl_dev_error(dev, -EBADF, "irqfd: fd %d is not an eventfd", fd);
 	if (s->nirqfds == SIM_MAX_IRQFDS)
 		return pl_dev_error(dev, -ENOSPC, "irqfd: the sim binds at most %d eventfds",
 				    SIM_MAX_IRQFDS);
 	copy = dup(fd);
 	if (copy < 0)
 		return pl_dev_error(dev, -errno, "irqfd: fd %d: %s", fd, strerror(errno));
-	s->irqfds[s->nirqfds++] = (struct sim_irqfd){ .fd = copy, .user_fd = fd, .vector = vector };
+	s->irqfds[s->nirqfds++] = (struct sim_irqfd){ .fd = copy, .id = id, .vector = vector };
 	return 0;
 }
 
-/* Each write to a bound eventfd raises its vector once (RAISE semantics). */
+/*
+ * Each write to a bound eventfd raises its vector once (RAISE semantics).
+ * Newest binding first: in the module the latest wait-queue entry sees the
+ * signal first and takes the count, so an eventfd bound to two vectors
+ * raises the one bound last.
+ */
 void pl_sim_irq_step(struct pl_dev *dev)
 {
 	struct pl_sim *s = pl_sim_of(dev);
 	uint32_t i;
 
-	for (i = 0; s && i < s->nirqfds; i++) {
+	for (i = s ? s->nirqfds : 0; i-- > 0; ) {
 		struct pollfd pfd = { .fd = s->irqfds[i].fd, .events = POLLIN };
 		uint64_t count;
 

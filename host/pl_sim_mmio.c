@@ -237,9 +237,13 @@ int pl_sim_set_eventfd(struct pl_dev *dev, int fd)
 	struct pl_sim *s = pl_sim_of(dev);
 	int copy = -1;
 
-	if (fd < -1)
-		return pl_dev_error(dev, -EBADF, "set_eventfd: fd %d is not an eventfd or -1", fd);
+	/* any negative fd detaches, as in the module */
 	if (fd >= 0) {
+		int64_t id = pl_sim_eventfd_id(fd);
+
+		if (id < 0)
+			return pl_dev_error(dev, (int)id, "set_eventfd: fd %d is not %s", fd,
+					    id == -EBADF ? "open" : "an eventfd");
 		/* hold our own reference, as eventfd_ctx_fdget does */
 		copy = dup(fd);
 		if (copy < 0)

@@ -2,10 +2,16 @@
 -- Interrupts on the sim backend, by the rules pciem.ko applies (the shared
 -- kmod/pciem_vec.c): MSI-X and MSI masks, pending bits delivered on unmask,
 -- level INTx with INTx Disable, irqfds, counters.
+local ffi = require("ffi")
 local h = require("helper")
 local sim_host = require("sim_host")
 local sim = require("pciem.sim")
 local C = require("pciem.ffi").C
+
+ffi.cdef [[
+int dup(int fd);
+int open(const char *path, int flags, ...);
+]]
 
 local RAISE, ASSERT, DEASSERT = C.PCIEM_IRQ_RAISE, C.PCIEM_IRQ_INTX_ASSERT, C.PCIEM_IRQ_INTX_DEASSERT
 
@@ -242,9 +248,37 @@ describe("sim irq: irqfd", function()
       host:stop()
    end)
 
-   it("refuses a file descriptor that is not an eventfd", function()
+   it("knows an eventfd by identity, not by descriptor number", function()
+      local host, os = started()
+      os:enable_msix()
+      local cdev = host.dev._cdev
+      local fd = C.pciem_ffi_eventfd_new()
+      local other = ffi.C.dup(fd)
+      assert.are.equal(0, C.pciem_ffi_irqfd(cdev, fd, 1, 0))
+      assert.are.equal(-16, C.pciem_ffi_irqfd(cdev, other, 1, 0))	-- -EBUSY
+      assert.are.equal(0, C.pciem_ffi_irqfd(cdev, other, 2, 0))	-- another vector is fine
+      -- one signal is one raise: the binding made last takes it, as in the module
+      C.pciem_ffi_eventfd_add(other, 1)
+      host:step()
+      assert.are.same({ 2 }, vectors(os:irqs()))
+      assert.are.equal(0, C.pciem_ffi_irqfd(cdev, other, 1, C.PCIEM_IRQFD_DEASSIGN))
+      assert.are.equal(0, C.pciem_ffi_irqfd(cdev, fd, 2, C.PCIEM_IRQFD_DEASSIGN))
+      C.pciem_ffi_fd_close(other)
+      C.pciem_ffi_fd_close(fd)
+      host:stop()
+   end)
+
+   it("refuses descriptors that are closed or not eventfds", function()
       local host = started()
-      assert.are.equal(-9, C.pciem_ffi_irqfd(host.dev._cdev, 0, 0, 0))	-- stdin: -EBADF
+      local cdev = host.dev._cdev
+      local fd = C.pciem_ffi_eventfd_new()
+      C.pciem_ffi_fd_close(fd)
+      assert.are.equal(-9, C.pciem_ffi_irqfd(cdev, fd, 0, 0))	-- -EBADF
+      local null = ffi.C.open("/dev/null", 0)
+      assert.is_true(null >= 0)
+      assert.are.equal(-22, C.pciem_ffi_irqfd(cdev, null, 0, 0))	-- -EINVAL
+      assert.are.equal(-22, C.pciem_ffi_irqfd(cdev, null, 0, C.PCIEM_IRQFD_DEASSIGN))
+      C.pciem_ffi_fd_close(null)
       host:stop()
    end)
 end)
