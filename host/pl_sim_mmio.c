@@ -73,19 +73,32 @@ int pl_sim_mmio_create(struct pl_dev *dev, const struct pciem_device_desc *desc)
 	return 0;
 }
 
-/* Every BAR starts with one POSTED range covering it. */
+/* A BAR's policy table, made on first use: one POSTED range covering it. */
+static int ensure_ranges(struct pl_dev *dev, uint32_t bar)
+{
+	struct pl_sim *s = pl_sim_of(dev);
+
+	if (s->ranges[bar])
+		return 0;
+	s->ranges[bar] = calloc(1, sizeof(*s->ranges[bar]));
+	if (!s->ranges[bar])
+		return pl_dev_error(dev, -ENOMEM, "out of memory");
+	s->nranges[bar] = pciem_policy_init(s->ranges[bar], s->cfg.bar_len[bar]);
+	return 0;
+}
+
 int pl_sim_mmio_register(struct pl_dev *dev)
 {
 	struct pl_sim *s = pl_sim_of(dev);
 	uint32_t i;
+	int rc;
 
 	for (i = 0; i < PCIEM_NUM_BARS; i++) {
-		if (!s->cfg.bar_len[i] || pciem_cfg_bar_is_upper(&s->cfg, i) || s->ranges[i])
+		if (!s->cfg.bar_len[i] || pciem_cfg_bar_is_upper(&s->cfg, i))
 			continue;
-		s->ranges[i] = calloc(1, sizeof(*s->ranges[i]));
-		if (!s->ranges[i])
-			return pl_dev_error(dev, -ENOMEM, "out of memory");
-		s->nranges[i] = pciem_policy_init(s->ranges[i], s->cfg.bar_len[i]);
+		rc = ensure_ranges(dev, i);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -206,11 +219,11 @@ int pl_sim_set_policy(struct pl_dev *dev, const struct pciem_policy_desc *p)
 				    bar, (unsigned long long)p->offset, (unsigned long long)p->length,
 				    (unsigned long long)len);
 	if (pl_sim_msix_owned(s, bar, p->offset, p->length))
-		return pl_dev_error(dev, -EBUSY,
-				    "set_policy: bar %u range 0x%llx+0x%llx covers the MSI-X table or PBA (kernel-owned)",
+		return pl_dev_error(dev, -EINVAL,
+				    "set_policy: bar %u range 0x%llx+0x%llx overlaps the MSI-X table or PBA, which the module owns",
 				    bar, (unsigned long long)p->offset, (unsigned long long)p->length);
-	if (!s->ranges[bar])
-		return pl_dev_error(dev, -EINVAL, "set_policy: the device is not registered yet");
+	if (ensure_ranges(dev, bar))
+		return -ENOMEM;
 
 	next = calloc(s->nranges[bar] + PCIEM_POLICY_GROWTH, sizeof(*next));
 	if (!next)
