@@ -63,17 +63,30 @@ static void deliver_unmasked(struct pl_sim *s)
 		deliver(s, &m);
 }
 
-/* The level the interrupt controller sees changed: log the edge. */
+/* One INTx delivery: the handler of a level interrupt runs. */
+static void intx_deliver(struct pl_sim *s)
+{
+	s->intx_seen = true;
+	s->counters.irqs_delivered++;
+	log_irq(s, PCIEM_SIM_IRQ_INTX, 1, 0, 0);
+}
+
+/*
+ * Config space changed (INTx Disable, MSI enables, Status): a line that came
+ * up is delivered, as the module does on unmask; one that went down is logged.
+ */
 static void intx_update(struct pl_sim *s)
 {
 	bool line = pciem_vec_intx_line(&s->cfg);
 
 	if (line == s->intx_seen)
 		return;
-	s->intx_seen = line;
-	if (line)
-		s->counters.irqs_delivered++;
-	log_irq(s, PCIEM_SIM_IRQ_INTX, line, 0, 0);
+	if (line) {
+		intx_deliver(s);
+		return;
+	}
+	s->intx_seen = false;
+	log_irq(s, PCIEM_SIM_IRQ_INTX, 0, 0, 0);
 }
 
 int pl_sim_irq(struct pl_dev *dev, uint32_t op, uint32_t vector)
@@ -103,16 +116,24 @@ int pl_sim_irq(struct pl_dev *dev, uint32_t op, uint32_t vector)
 				    vector, pciem_vec_msix_enabled(&s->cfg) ? "MSI-X" : "MSI");
 	case PCIEM_IRQ_INTX_ASSERT:
 	case PCIEM_IRQ_INTX_DEASSERT:
+		if (vector)
+			return pl_dev_error(dev, -EINVAL, "irq: vector must be 0 for intx, got %u",
+					    vector);
 		rc = pciem_vec_intx_set(&s->cfg, op == PCIEM_IRQ_INTX_ASSERT);
 		if (rc)
 			return pl_dev_error(dev, -ENOTCONN, "irq: the device has no interrupt pin");
 		s->intx_asserted = op == PCIEM_IRQ_INTX_ASSERT;
-		intx_update(s);
-		if (s->intx_asserted && !s->intx_seen) {
-			s->counters.irqs_pended++;
-			return 1;
+		if (!s->intx_asserted) {
+			intx_update(s);
+			return 0;
 		}
-		return 0;
+		/* every assert the OS can see runs the handler, as in the module */
+		if (pciem_vec_intx_line(&s->cfg)) {
+			intx_deliver(s);
+			return 0;
+		}
+		s->counters.irqs_pended++;
+		return 1;
 	default:
 		return pl_dev_error(dev, -EINVAL, "irq: op %u is not RAISE, INTX_ASSERT or INTX_DEASSERT",
 				    op);
