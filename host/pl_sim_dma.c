@@ -23,6 +23,8 @@
 #define RAM_HIGH_START	0x100000000ull
 #define RAM_HIGH_END	0x4000000000ull
 #define RAM_PAGE	4096ull
+/* x86-64 TASK_SIZE_MAX with 4-level paging: the end of user addresses */
+#define USER_SPACE_END	0x00007ffffffff000ull
 
 struct ram_region {
 	uint64_t bus;
@@ -136,7 +138,13 @@ static int check_request(struct pl_dev *dev, uint32_t dir, const struct pciem_dm
 					    "dma: seg %u: bus_addr 0x%llx + length 0x%llx overflows", i,
 					    (unsigned long long)s->bus_addr,
 					    (unsigned long long)s->length);
-		if (s->user_addr + s->length - 1 < s->user_addr || !s->user_addr)
+		if (s->user_addr + s->length - 1 < s->user_addr)
+			return pl_dev_error(dev, -EINVAL,
+					    "dma: seg %u: user_addr 0x%llx + length 0x%llx overflows", i,
+					    (unsigned long long)s->user_addr,
+					    (unsigned long long)s->length);
+		/* access_ok() on x86-64; NULL would fault in the copy, also -EFAULT */
+		if (!s->user_addr || s->user_addr + s->length > USER_SPACE_END)
 			return pl_dev_error(dev, -EFAULT,
 					    "dma: seg %u: user_addr 0x%llx length 0x%llx is not user memory",
 					    i, (unsigned long long)s->user_addr,
