@@ -265,9 +265,12 @@ static long pciem_ioc_irq(struct pciem_dev *dev, struct pciem_irq_state *irq, vo
 
 	if (copy_from_user(&req, uarg, sizeof(req)))
 		return -EFAULT;
-	if (req.size != sizeof(req) || req.reserved[0]) {
-		pciem_log(dev, "irq: size %u (expected %zu) or reserved not zero",
-			  req.size, sizeof(req));
+	if (req.size != sizeof(req)) {
+		pciem_log(dev, "irq: size %u, expected %zu", req.size, sizeof(req));
+		return -EINVAL;
+	}
+	if (req.reserved[0]) {
+		pciem_log(dev, "irq: reserved must be zero");
 		return -EINVAL;
 	}
 	switch (req.op) {
