@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/swiotlb.h>
 #include <linux/uaccess.h>
@@ -39,6 +40,7 @@ struct pciem_dma_xfer {
 	struct iommu_domain *domain;	/* translating domain, or NULL: bus == phys */
 	bool to_host;
 	u32 seg;			/* index of the segment being copied, for logs */
+	phys_addr_t ram_lo, ram_hi;	/* [lo, hi) already found inside System RAM */
 	u64 done;			/* bytes copied so far */
 };
 
@@ -96,6 +98,33 @@ static int pciem_dma_translate(struct pciem_dma_xfer *x, u64 bus, phys_addr_t *p
 }
 
 /*
+ * Whether the page at phys is "System RAM" in the iomem tree. The walk of
+ * the tree costs about as much as copying a page, so the run ahead that is
+ * known to be physically contiguous (up to 4 MiB) is looked up once and
+ * remembered; a run that is not all RAM falls back to one page at a time,
+ * so a transfer stops exactly at the first page that is not RAM.
+ */
+static bool pciem_dma_system_ram(struct pciem_dma_xfer *x, phys_addr_t phys, u64 contig)
+{
+	phys_addr_t start = PFN_PHYS(PHYS_PFN(phys));
+	u64 span = PAGE_ALIGN(min_t(u64, contig + offset_in_page(phys), SZ_4M));
+
+	if (phys >= x->ram_lo && phys < x->ram_hi)
+		return true;
+	if (span <= PAGE_SIZE ||
+	    region_intersects(start, span, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_INTERSECTS)
+		span = PAGE_SIZE;
+	if (span == PAGE_SIZE &&
+	    region_intersects(start, span, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_INTERSECTS)
+		return false;
+	x->ram_lo = start;
+	x->ram_hi = start + span;
+	return true;
+}
+
+/*
  * The page holding phys, when it is RAM the device may reach: an online
  * page in the memory map, inside "System RAM" in the iomem tree (not MMIO,
  * not a firmware hole, not our BAR windows), and not a reserved page (kernel
@@ -103,7 +132,7 @@ static int pciem_dma_translate(struct pciem_dma_xfer *x, u64 bus, phys_addr_t *p
  * buffer, which lives in reserved memory but is the DMA API's own.
  */
 static struct page *pciem_dma_ram_page(struct pciem_dma_xfer *x, u64 bus,
-					phys_addr_t phys)
+					phys_addr_t phys, u64 contig)
 {
 	unsigned long pfn = PHYS_PFN(phys);
 	struct page *page;
@@ -111,8 +140,7 @@ static struct page *pciem_dma_ram_page(struct pciem_dma_xfer *x, u64 bus,
 	page = pfn_to_online_page(pfn);
 	if (!page)
 		goto not_ram;
-	if (region_intersects(PFN_PHYS(pfn), PAGE_SIZE, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) != REGION_INTERSECTS)
+	if (!pciem_dma_system_ram(x, phys, contig))
 		goto not_ram;
 	if (PageReserved(page) && !is_swiotlb_buffer(&x->pdev->dev, phys))
 		goto not_ram;
@@ -139,9 +167,9 @@ not_ram:
  * allocation have none.
  */
 static int pciem_dma_copy(struct pciem_dma_xfer *x, u64 bus, phys_addr_t phys,
-			  void __user *user, size_t n)
+			  u64 contig, void __user *user, size_t n)
 {
-	struct page *page = pciem_dma_ram_page(x, bus, phys);
+	struct page *page = pciem_dma_ram_page(x, bus, phys, contig);
 	size_t left;
 	void *kaddr;
 
@@ -200,7 +228,8 @@ static int pciem_dma_segment(struct pciem_dma_xfer *x, const struct pciem_dma_se
 		/* Up to the next page boundary on the bus side and the physical side. */
 		n = min_t(u64, len, PAGE_SIZE - offset_in_page(bus));
 		n = min_t(size_t, n, PAGE_SIZE - offset_in_page(phys));
-		ret = pciem_dma_copy(x, bus, phys, user, n);
+		/* Without a translating domain the rest of the segment is contiguous. */
+		ret = pciem_dma_copy(x, bus, phys, x->domain ? n : len, user, n);
 		if (ret)
 			return ret;
 		bus += n;
