@@ -5,4 +5,4 @@
 
 .PHONY: vm-epf
 vm-epf:
-	$(Q)CC='$(CC)' $(TOP)/tests/vm/epf/build.sh $(CACHE) $(KDIR) $(BUILD)/vm/bin
+	+$(Q)CC='$(CC)' $(TOP)/tests/vm/epf/build.sh $(CACHE) $(KDIR) $(BUILD)/vm/bin
