@@ -97,7 +97,7 @@ local function new_model(regs, io, burst)
       regs = regs,		-- uint32_t * to BAR0's shadow
       io = io,
       burst = burst or 1,	-- raises per RAISE_MSI/MSIX_IRQ command
-      buf = nil, buf_size = 0,	-- transfer buffer, grown on demand, reused
+      buf = nil, buf32 = nil, buf_size = 0,	-- transfer buffer, grown on demand, reused
       intx = false,		-- INTx currently asserted
       rng = 0x2545f491,		-- xorshift32 state for WRITE's random data
       commands = 0, irqs = 0,	-- statistics for the .md and the specs
@@ -117,6 +117,7 @@ function Model:buffer(len)
       local size = 4096
       while size < len do size = size * 2 end
       self.buf = ffi.new("uint8_t[?]", size)
+      self.buf32 = ffi.cast("uint32_t *", self.buf)
       self.buf_size = size
    end
    return self.buf
@@ -168,7 +169,7 @@ function Model:cmd_write()
    local len = self:reg(REG.SIZE)
    local p = self:buffer(len)
    local x = self.rng
-   local w = ffi.cast("uint32_t *", p)
+   local w = self.buf32
    for i = 0, rshift(len + 3, 2) - 1 do
       x = bxor(x, bit.lshift(x, 13)); x = bxor(x, rshift(x, 17)); x = bxor(x, bit.lshift(x, 5))
       w[i] = x
