@@ -118,8 +118,10 @@ local function access(self, addr, width, write, value, what)
       st = C.pciem_sim_mmio(cdev, addr, width, write, value or 0, 1, out)
    end
    if st == WAIT then
-      self:step()
+      -- a failing host still ends the wait (the access times out), then we raise
+      local ok, err = pcall(self.step, self)
       st = C.pciem_sim_complete(cdev, out)
+      if not ok then error(err, 0) end
    end
    if st < 0 then error(what .. ": " .. cdev_error(self), 3) end
    return result(self, width, st)
