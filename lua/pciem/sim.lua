@@ -134,7 +134,7 @@ function Sim:mem_read(addr, width)
    return access(self, addr, width, 0, 0, "mem_read")
 end
 
---- A store at bus address `addr`. Returns true-ish status string as mem_read.
+--- A store at bus address `addr`. Returns "ok", "abort" or "timeout" (see mem_read).
 function Sim:mem_write(addr, width, value)
    local _, st = access(self, addr, width, 1, value, "mem_write")
    return st
