@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../../include/uapi/pciem.h"
@@ -671,6 +672,57 @@ static void check_counters(void)
 	free(buf);
 }
 
+/*
+ * STOP while a child of ours (sharing the fd) keeps reading 16 MiB per
+ * request: the module holds its own pci_dev reference, STOP restores config
+ * space (Bus Master Enable off) and unbinds the driver, so the transfer in
+ * flight ends with EPERM (or the next is refused with EINVAL), never a
+ * splat. Reads only: the driver frees its buffer on unbind, and a device
+ * reading freed memory harms nobody. Ends the device: run it last.
+ */
+static void check_stop_race(void)
+{
+	struct dbuf b = drv_alloc("coherent", 4 * MIB);
+	struct pciem_dma_seg segs[4];
+	int sync[2], status, ret, i;
+	pid_t child;
+	char c;
+
+	for (i = 0; i < 4; i++)
+		segs[i] = (struct pciem_dma_seg){ b.bus, 0, 4 * MIB };
+	if (pipe(sync))
+		die("pipe: %s", strerror(errno));
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (!child) {
+		uint8_t *p = xmalloc(4 * MIB);
+		uint64_t done;
+		int n;
+
+		for (i = 0; i < 4; i++)
+			segs[i].user_addr = (uintptr_t)p;
+		for (n = 0; n < 100000; n++) {
+			ret = dma(PCIEM_DMA_FROM_HOST, segs, 4, &done);
+			if (ret)
+				_exit(n > 0 && (ret == -EPERM || ret == -EINVAL) ? 0 : 10 - ret);
+			if (n == 0 && write(sync[1], "x", 1) != 1)
+				_exit(3);
+		}
+		_exit(4);
+	}
+	close(sync[1]);
+	if (read(sync[0], &c, 1) != 1)
+		FAIL("stop-during-dma (no first transfer)");
+	ret = ioc(pciem_fd, PCIEM_IOC_STOP, NULL);
+	waitpid(child, &status, 0);
+	if (!ret && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		PASS("stop-during-dma");
+	else
+		FAIL("stop-during-dma (stop %s, child status %#x)", err_name(ret), status);
+	close(sync[0]);
+}
+
 int main(int argc, char **argv)
 {
 	crc_init();
@@ -693,8 +745,9 @@ int main(int argc, char **argv)
 	check_bad_fields();
 	check_state();
 	check_counters();
-
 	drv_free(probe_buf);
+	check_stop_race();
+
 	close(pciem_fd);
 	return failures ? 1 : 0;
 }
