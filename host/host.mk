@@ -11,7 +11,7 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -MMD -MP \
 	-DPL_VERSION='"$(PCIEM_VERSION)"' \
 	-DPL_LUA_DEFAULT_DIR='"$(TOP)/lua"' \
 	-I$(TOP)/host -I$(HOST_BUILD) $(shell pkg-config --cflags luajit)
-HOST_LIBS := $(shell pkg-config --libs luajit) -lm -ldl
+HOST_LIBS := $(shell pkg-config --libs luajit) -lm -ldl -lpthread
 
 # Everything Lua reaches through the FFI (shared by the program and the library).
 HOST_CORE_SRCS := host/pl_ffi.c host/pl_engine.c host/pl_loop.c host/pl_native.c host/pl_kernel.c host/pl_sim.c host/pl_signal.c host/pl_log.c
@@ -38,7 +38,7 @@ $(BUILD)/pciem-lua: $(HOST_MAIN_OBJS) $(HOST_CORE_OBJS)
 
 $(BUILD)/libpciem-host.so: $(HOST_CORE_OBJS)
 	$(E) "LINK     $(@F)"
-	$(Q)$(CC) -shared -o $@ $^
+	$(Q)$(CC) -shared -o $@ $^ -ldl -lpthread
 
 $(HOST_BUILD)/%.o: host/%.c | $(HOST_BUILD)
 	$(E) "CC       host/$*.c"

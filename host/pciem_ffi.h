@@ -45,6 +45,15 @@ int pciem_ffi_dev_add_bar(struct pl_dev *dev, const struct pciem_bar_desc *bar);
 int pciem_ffi_dev_add_cap(struct pl_dev *dev, const struct pciem_cap_desc *cap);
 int pciem_ffi_dev_register(struct pl_dev *dev);
 int pciem_ffi_dev_start(struct pl_dev *dev);
+/*
+ * pciem_ffi_dev_start_async - START on a helper thread, so the caller can run
+ * the event loop meanwhile: a driver that binds during START (its probe runs
+ * inside the ioctl) may make sync accesses the loop must answer.
+ * pciem_ffi_dev_start_done() then says 0 (still starting) or 1 with the
+ * start's result in *rc (the device is started when *rc is 0).
+ */
+int pciem_ffi_dev_start_async(struct pl_dev *dev);
+int pciem_ffi_dev_start_done(struct pl_dev *dev, int *rc);
 /* Removes the device from the bus; it may be registered again. */
 int pciem_ffi_dev_stop(struct pl_dev *dev);
 int pciem_ffi_dev_info(struct pl_dev *dev, struct pciem_device_info *info);

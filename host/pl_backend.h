@@ -85,6 +85,7 @@ struct pl_dev {
 	enum pl_dev_state state;
 	uint64_t bar_len[PCIEM_NUM_BARS];	/* described BARs, 0 if absent */
 	void *bar_ptr[PCIEM_NUM_BARS];		/* host mappings, NULL until mapped */
+	void *start_thread;			/* pciem_ffi_dev_start_async() in flight */
 	void *ring_ptr;				/* event ring mapping, NULL until mapped */
 	uint64_t ring_len;
 	char err[PL_ERR_LEN];

@@ -4,9 +4,11 @@
  * bookkeeping and error text, then a call into the device's backend.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pl_backend.h"
 #include "pl_log.h"
@@ -81,6 +83,12 @@ void pciem_ffi_dev_free(struct pl_dev *dev)
 
 	if (!dev)
 		return;
+	if (dev->start_thread) {
+		int rc;
+
+		while (!pciem_ffi_dev_start_done(dev, &rc))
+			usleep(1000);
+	}
 	if (dev->state == PL_DEV_STARTED || dev->state == PL_DEV_REGISTERED)
 		dev->ops->stop(dev);
 	/* normally the event loop unmapped it already (pciem_ffi_loop_free) */
@@ -166,6 +174,63 @@ int pciem_ffi_dev_start(struct pl_dev *dev)
 	if (!rc)
 		dev->state = PL_DEV_STARTED;
 	return rc;
+}
+
+/* The helper thread of an asynchronous START and its result. */
+struct start_job {
+	pthread_t thread;
+	struct pl_dev *dev;
+	int rc;
+	int done;		/* set with release once rc is final */
+};
+
+static void *start_thread(void *arg)
+{
+	struct start_job *job = arg;
+
+	job->rc = job->dev->ops->start(job->dev);
+	__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int pciem_ffi_dev_start_async(struct pl_dev *dev)
+{
+	struct start_job *job;
+	int rc = want_state(dev, PL_DEV_REGISTERED, "start");
+
+	if (rc)
+		return rc;
+	if (dev->start_thread)
+		return pl_dev_error(dev, -EBUSY, "start: already starting");
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return pl_dev_error(dev, -ENOMEM, "start: out of memory");
+	job->dev = dev;
+	rc = pthread_create(&job->thread, NULL, start_thread, job);
+	if (rc) {
+		free(job);
+		return pl_dev_error(dev, -rc, "start: cannot create a thread: %s", strerror(rc));
+	}
+	dev->start_thread = job;
+	return 0;
+}
+
+int pciem_ffi_dev_start_done(struct pl_dev *dev, int *rc)
+{
+	struct start_job *job = dev->start_thread;
+
+	*rc = 0;
+	if (!job)
+		return pl_dev_error(dev, -EINVAL, "start: no start in flight");
+	if (!__atomic_load_n(&job->done, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_join(job->thread, NULL);
+	*rc = job->rc;
+	dev->start_thread = NULL;
+	free(job);
+	if (!*rc)
+		dev->state = PL_DEV_STARTED;
+	return 1;
 }
 
 int pciem_ffi_dev_stop(struct pl_dev *dev)

@@ -104,8 +104,8 @@ function Device:start(backend)
       self:_release()
       return nil, err
    end
-   if C.pciem_ffi_dev_start(cdev) ~= 0 then
-      err = cdev_error(self)
+   ok, err = self:_start_serving(backend)
+   if not ok then
       self:_release()
       return nil, where(self, err)
    end
@@ -117,6 +117,24 @@ function Device:start(backend)
    self.backend = backend
    self.state = "started"
    return self
+end
+
+-- START. On the kernel, a driver already loaded binds inside the START ioctl
+-- and its probe may make sync accesses: start on a helper thread and serve
+-- events meanwhile. A termination signal that comes in then is kept for run().
+function Device:_start_serving(backend)
+   local cdev = self._cdev
+   if backend ~= "kernel" then
+      if C.pciem_ffi_dev_start(cdev) ~= 0 then return nil, cdev_error(self) end
+      return true
+   end
+   if C.pciem_ffi_dev_start_async(cdev) ~= 0 then return nil, cdev_error(self) end
+   while C.pciem_ffi_dev_start_done(cdev, pffi.int_out) == 0 do
+      local sig = self:run(1)
+      if sig and sig > 0 then self._signal = sig end
+   end
+   if pffi.int_out[0] ~= 0 then return nil, cdev_error(self) end
+   return true
 end
 
 -- Registered device: BAR views, policies from the description, event loop.

@@ -235,6 +235,11 @@ function M.run(self, timeout_ms)
    if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms < 0) then
       error("run: timeout_ms must be a number >= 0", 2)
    end
+   if self._signal then	-- came in while the device was starting
+      local sig = self._signal
+      self._signal = nil
+      return sig
+   end
    local loop = self._loop
    local wait = timeout_ms and math.floor(timeout_ms) or -1
    while true do

@@ -38,6 +38,7 @@ M.C = C
 
 -- Scratch out-params, allocated once (never ffi.new on a hot path).
 M.u32_out = ffi.new("uint32_t[1]")
+M.int_out = ffi.new("int[1]")
 M.u64_out = ffi.new("uint64_t[1]")
 M.ptr_out = ffi.new("uint8_t *[1]")
 M.voidp_out = ffi.new("void *[1]")
