@@ -172,7 +172,7 @@ end
 local widths = { 8, 16, 32, 64 }
 for _, bits in ipairs(widths) do
    local bytes = bits / 8
-   local ctype = ("uint%d_t"):format(bits)
+   local ptr_t = ffi.typeof(("uint%d_t *"):format(bits))
    local rname, wname = "dma_read" .. bits, "dma_write" .. bits
    --- dma_readN(addr) -> value (64: uint64_t cdata); dma_writeN(addr, v) -> true
    M[rname] = function(self, addr)
@@ -182,7 +182,7 @@ for _, bits in ipairs(widths) do
       if C.pciem_ffi_dma_from_host(self._cdev, addr, s, bytes, self._done) ~= 0 then
          return dma_failed(self)
       end
-      local v = ffi.cast(ctype .. " *", s)[0]
+      local v = ffi.cast(ptr_t, s)[0]
       if bits < 64 then return tonumber(v) end
       return v
    end
@@ -193,7 +193,7 @@ for _, bits in ipairs(widths) do
          error(("%s: value must be a number, got %s"):format(wname, type(v)), 2)
       end
       local s = self._scalar
-      ffi.cast(ctype .. " *", s)[0] = v
+      ffi.cast(ptr_t, s)[0] = v
       if C.pciem_ffi_dma_to_host(self._cdev, addr, s, bytes, self._done) ~= 0 then
          return dma_failed(self)
       end
@@ -201,13 +201,15 @@ for _, bits in ipairs(widths) do
    end
 end
 
+local u8p_t, uintptr_t = ffi.typeof("uint8_t *"), ffi.typeof("uintptr_t")
+
 -- Fill the per-device segment array from {{addr, len}, ...} over `buf`.
 local function fill_segs(self, list, buf, what)
    if type(list) ~= "table" or #list < 1 or #list > MAX_SEGS then
       error(("%s: a list of 1..%d {addr, len} segments expected"):format(what, MAX_SEGS), 3)
    end
    if type(buf) ~= "cdata" then error(what .. ": buf must be an FFI buffer", 3) end
-   local segs, base, total = self._segs, ffi.cast("uint8_t *", buf), 0
+   local segs, base, total = self._segs, ffi.cast(u8p_t, buf), 0
    for i = 1, #list do
       local s = list[i]
       if type(s) ~= "table" then error(("%s: segment %d is not {addr, len}"):format(what, i), 3) end
@@ -215,7 +217,7 @@ local function fill_segs(self, list, buf, what)
       check_len(s[2], what)
       local seg = segs[i - 1]
       seg.bus_addr = s[1]
-      seg.user_addr = ffi.cast("uintptr_t", base + total)
+      seg.user_addr = ffi.cast(uintptr_t, base + total)
       seg.length = s[2]
       total = total + s[2]
    end
