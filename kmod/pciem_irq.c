@@ -11,6 +11,8 @@
 #include <linux/irq.h>
 #include <linux/pci_regs.h>
 #include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/wait.h>
 #include <linux/uaccess.h>
 
 #include "pciem.h"
@@ -52,6 +54,67 @@ static void pciem_irq_send(struct pciem_irq_state *irq, const struct pciem_vec_m
 			  msg->msix ? "msi-x" : "msi", msg->vector, msg->addr, msg->data);
 }
 
+static bool pciem_irq_queue_room(struct pciem_irq_state *irq)
+{
+	return irq->qtail - irq->qhead < PCIEM_IRQ_QUEUE_LEN;
+}
+
+/* Under queue_lock, with room. */
+static void pciem_irq_push(struct pciem_irq_state *irq, const struct pciem_vec_msg *msg)
+{
+	irq->queue[irq->qtail++ & (PCIEM_IRQ_QUEUE_LEN - 1)] = *msg;
+}
+
+/* Process context: waits for room (killable), then queues the message. */
+static int pciem_irq_queue_msg(struct pciem_irq_state *irq, const struct pciem_vec_msg *msg)
+{
+	unsigned long flags;
+	bool room;
+	int ret;
+
+	for (;;) {
+		raw_spin_lock_irqsave(&irq->queue_lock, flags);
+		room = pciem_irq_queue_room(irq);
+		if (room)
+			pciem_irq_push(irq, msg);
+		raw_spin_unlock_irqrestore(&irq->queue_lock, flags);
+		if (room)
+			break;
+		ret = wait_event_killable(irq->queue_room, READ_ONCE(irq->qtail) -
+					  READ_ONCE(irq->qhead) < PCIEM_IRQ_QUEUE_LEN);
+		if (ret)
+			return ret;
+	}
+	queue_work(pciem_irq_wq, &irq->deliver_work);
+	return 0;
+}
+
+static void pciem_irq_deliver_fn(struct work_struct *work)
+{
+	struct pciem_irq_state *irq = container_of(work, struct pciem_irq_state, deliver_work);
+	struct pciem_vec_msg msg;
+	unsigned long flags;
+	bool rescan;
+
+	for (;;) {
+		raw_spin_lock_irqsave(&irq->queue_lock, flags);
+		if (irq->qhead == irq->qtail) {
+			rescan = irq->rescan;
+			irq->rescan = false;
+			raw_spin_unlock_irqrestore(&irq->queue_lock, flags);
+			break;
+		}
+		msg = irq->queue[irq->qhead++ & (PCIEM_IRQ_QUEUE_LEN - 1)];
+		raw_spin_unlock_irqrestore(&irq->queue_lock, flags);
+		if (wq_has_sleeper(&irq->queue_room))
+			wake_up(&irq->queue_room);
+		pciem_irq_send(irq, &msg);
+		cond_resched();
+	}
+	if (rescan)
+		irq_work_queue(&irq->mask_work);
+}
+
 int pciem_irq_raise(struct pciem_irq_state *irq, u32 vector)
 {
 	struct pciem_dev *dev = irq->dev;
@@ -65,31 +128,42 @@ int pciem_irq_raise(struct pciem_irq_state *irq, u32 vector)
 	ret = pciem_vec_raise(dev->cfg, bars, vector, &msg);
 	raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
 	if (ret == PCIEM_VEC_DELIVER)
-		pciem_irq_send(irq, &msg);
-	else if (ret == PCIEM_VEC_PENDING)
+		return pciem_irq_queue_msg(irq, &msg);
+	if (ret == PCIEM_VEC_PENDING)
 		atomic64_inc(&irq->pended);
 	return ret;
 }
 
-/* Deliver every pending vector an unmask released, one lock hold each. */
-static void pciem_irq_deliver_unmasked(struct pciem_irq_state *irq)
+/*
+ * Queue every pending vector an unmask released (irq_work: interrupts off).
+ * A vector stays pending while the queue is full; deliver_work rescans.
+ */
+static void pciem_irq_queue_unmasked(struct pciem_irq_state *irq)
 {
 	struct pciem_dev *dev = irq->dev;
 	void *bars[PCIEM_NUM_BARS];
 	struct pciem_vec_msg msg;
 	unsigned long flags;
+	bool found, queued = false;
 	u32 cursor = 0;
-	bool found;
 
 	pciem_irq_bars(dev, bars);
-	for (;;) {
+	do {
 		raw_spin_lock_irqsave(&dev->cfg_lock, flags);
-		found = pciem_vec_next_unmasked(dev->cfg, bars, &cursor, &msg);
+		raw_spin_lock(&irq->queue_lock);
+		found = false;
+		if (!pciem_irq_queue_room(irq))
+			irq->rescan = true;
+		else
+			found = pciem_vec_next_unmasked(dev->cfg, bars, &cursor, &msg);
+		if (found)
+			pciem_irq_push(irq, &msg);
+		raw_spin_unlock(&irq->queue_lock);
 		raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
-		if (!found)
-			break;
-		pciem_irq_send(irq, &msg);
-	}
+		queued |= found;
+	} while (found);
+	if (queued || irq->rescan)
+		queue_work(pciem_irq_wq, &irq->deliver_work);
 }
 
 /* ---- INTx ---------------------------------------------------------------- */
@@ -120,7 +194,7 @@ void pciem_irq_intx_unmasked(unsigned int virq, void *chip_data)
 	struct pciem_irq_state *irq = chip_data;
 
 	if (irq && pciem_intx_up(irq->dev))
-		schedule_work(&irq->intx_work);
+		queue_work(pciem_irq_wq, &irq->intx_work);
 }
 
 static int pciem_irq_intx(struct pciem_irq_state *irq, bool assert)
@@ -148,8 +222,8 @@ static int pciem_irq_intx(struct pciem_irq_state *irq, bool assert)
 		atomic64_inc(&irq->pended);
 		return 1;
 	}
-	if (!generic_handle_irq_safe(irq->intx_virq))
-		atomic64_inc(&irq->delivered);
+	/* From a worker, like MSI: the handler may wait for this very host. */
+	queue_work(pciem_irq_wq, &irq->intx_work);
 	return 0;
 }
 
@@ -159,9 +233,9 @@ static void pciem_irq_mask_work_fn(struct irq_work *work)
 {
 	struct pciem_irq_state *irq = container_of(work, struct pciem_irq_state, mask_work);
 
-	pciem_irq_deliver_unmasked(irq);
+	pciem_irq_queue_unmasked(irq);
 	if (irq->intx_virq && pciem_intx_up(irq->dev))
-		schedule_work(&irq->intx_work);
+		queue_work(pciem_irq_wq, &irq->intx_work);
 }
 
 static bool pciem_overlaps(u32 off, u32 width, u32 start, u32 len)
@@ -199,13 +273,45 @@ int pciem_irq_create(struct pciem_dev *dev)
 
 	if (!irq)
 		return -ENOMEM;
+	irq->queue = kvmalloc_array(PCIEM_IRQ_QUEUE_LEN, sizeof(*irq->queue), GFP_KERNEL);
+	if (!irq->queue) {
+		kfree(irq);
+		return -ENOMEM;
+	}
 	irq->dev = dev;
+	raw_spin_lock_init(&irq->queue_lock);
+	init_waitqueue_head(&irq->queue_room);
+	INIT_WORK(&irq->deliver_work, pciem_irq_deliver_fn);
 	init_irq_work(&irq->mask_work, pciem_irq_mask_work_fn);
 	INIT_WORK(&irq->intx_work, pciem_intx_work_fn);
 	mutex_init(&irq->irqfd_lock);
 	INIT_LIST_HEAD(&irq->irqfds);
 	smp_store_release(&dev->irq, irq);
 	return 0;
+}
+
+/*
+ * Nothing left in flight: queued messages are dropped (the driver is gone),
+ * deferred work is finished. deliver_work may requeue mask_work once more.
+ */
+static void pciem_irq_quiesce(struct pciem_irq_state *irq)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&irq->queue_lock, flags);
+	irq->qhead = irq->qtail;
+	irq->rescan = false;
+	raw_spin_unlock_irqrestore(&irq->queue_lock, flags);
+	wake_up(&irq->queue_room);
+	irq_work_sync(&irq->mask_work);
+	cancel_work_sync(&irq->deliver_work);
+	irq_work_sync(&irq->mask_work);
+	cancel_work_sync(&irq->deliver_work);
+	if (irq->intx_virq) {
+		irq_set_chip_data(irq->intx_virq, NULL);
+		irq->intx_virq = 0;
+	}
+	cancel_work_sync(&irq->intx_work);
 }
 
 /* Off the bus: forget the line and pending state; the table masks again. */
@@ -217,12 +323,7 @@ void pciem_irq_unregister(struct pciem_dev *dev)
 
 	if (!irq)
 		return;
-	irq_work_sync(&irq->mask_work);
-	if (irq->intx_virq) {
-		irq_set_chip_data(irq->intx_virq, NULL);
-		irq->intx_virq = 0;
-	}
-	cancel_work_sync(&irq->intx_work);
+	pciem_irq_quiesce(irq);
 	pciem_irq_bars(dev, bars);
 	raw_spin_lock_irqsave(&dev->cfg_lock, flags);
 	pciem_vec_reset(dev->cfg, bars);
@@ -237,12 +338,10 @@ void pciem_irq_destroy(struct pciem_dev *dev)
 	if (!irq)
 		return;
 	pciem_irqfd_release_all(irq);
-	irq_work_sync(&irq->mask_work);
-	if (irq->intx_virq)
-		irq_set_chip_data(irq->intx_virq, NULL);
-	cancel_work_sync(&irq->intx_work);
+	pciem_irq_quiesce(irq);
 	mutex_destroy(&irq->irqfd_lock);
 	smp_store_release(&dev->irq, NULL);
+	kvfree(irq->queue);
 	kfree(irq);
 }
 

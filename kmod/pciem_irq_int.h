@@ -10,15 +10,31 @@
 #include <linux/irq_work.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "pciem_vec.h"
 
+/* Messages sent and not yet delivered, per device (a power of two). */
+#define PCIEM_IRQ_QUEUE_LEN	4096
+
 struct pciem_irq_state {
 	struct pciem_dev *dev;
-	/* A mask, enable or INTx Disable change: deliver what became deliverable. */
+	/*
+	 * Every message goes through this queue to deliver_work, never straight
+	 * from the raiser: a handler may read a SYNC register, which only the
+	 * host (maybe the very thread raising) can answer. Not coalesced:
+	 * each raise is one entry; a full queue makes the raiser wait.
+	 */
+	raw_spinlock_t queue_lock;
+	struct pciem_vec_msg *queue;
+	u32 qhead, qtail;		/* free-running */
+	bool rescan;			/* mask_work stopped for lack of room */
+	wait_queue_head_t queue_room;
+	struct work_struct deliver_work;
+	/* A mask, enable or INTx Disable change: send what became deliverable. */
 	struct irq_work mask_work;
-	/* Level INTx: the line is delivered again after each end of interrupt. */
+	/* Level INTx: delivered while up, again after each end of interrupt. */
 	struct work_struct intx_work;
 	unsigned int intx_virq;		/* 0 until the line is first driven */
 	atomic64_t delivered;
@@ -33,6 +49,7 @@ int pciem_irq_raise(struct pciem_irq_state *irq, u32 vector);
 void pciem_irq_intx_unmasked(unsigned int virq, void *chip_data);
 
 /* pciem_msi.c */
+extern struct workqueue_struct *pciem_irq_wq;	/* unbound: any CPU delivers */
 unsigned int pciem_msi_find_irq(const struct pciem_vec_msg *msg);
 unsigned int pciem_intx_irq(unsigned int slot, bool create);
 

@@ -12,6 +12,7 @@
 #include <linux/pci.h>
 #include <linux/llist.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "pciem.h"
 #include "pciem_irq_int.h"
@@ -27,6 +28,7 @@
 #define PCIEM_MSI_RID_SHIFT	2
 #define PCIEM_MSI_INDEX_BITS	11	/* as in pci_msi_domain_calc_hwirq() */
 
+struct workqueue_struct *pciem_irq_wq;
 static struct fwnode_handle *pciem_msi_fwnode;
 static struct irq_domain *pciem_msi_domain;
 static struct irq_domain *pciem_intx_domain;
@@ -185,9 +187,12 @@ int pciem_irq_bus_init(struct pci_bus *bus)
 	struct pci_host_bridge *bridge = pci_find_host_bridge(bus);
 	int ret = -ENOMEM;
 
+	pciem_irq_wq = alloc_workqueue("pciem_irq", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	if (!pciem_irq_wq)
+		return -ENOMEM;
 	pciem_msi_fwnode = irq_domain_alloc_named_fwnode("pciem-msi");
 	if (!pciem_msi_fwnode)
-		return -ENOMEM;
+		goto err_wq;
 	pciem_msi_domain = pci_msi_create_irq_domain(pciem_msi_fwnode, &pciem_msi_info, NULL);
 	if (!pciem_msi_domain)
 		goto err_fwnode;
@@ -208,6 +213,9 @@ err_msi:
 err_fwnode:
 	irq_domain_free_fwnode(pciem_msi_fwnode);
 	pciem_msi_fwnode = NULL;
+err_wq:
+	destroy_workqueue(pciem_irq_wq);
+	pciem_irq_wq = NULL;
 	return ret;
 }
 
@@ -233,5 +241,9 @@ void pciem_irq_bus_exit(void)
 	if (pciem_msi_fwnode) {
 		irq_domain_free_fwnode(pciem_msi_fwnode);
 		pciem_msi_fwnode = NULL;
+	}
+	if (pciem_irq_wq) {
+		destroy_workqueue(pciem_irq_wq);
+		pciem_irq_wq = NULL;
 	}
 }

@@ -8,12 +8,14 @@
 . /pciem/tests/lib.sh
 
 ko=/pciem/bin/pciem_testdrv.ko
+loaded=
 if ! grep -q '^pciem_testdrv ' /proc/modules; then
 	if [ ! -f "$ko" ]; then
 		echo "SKIP irq.testdrv-missing"
 		exit 77
 	fi
 	check irq.insmod-testdrv insmod "$ko"
+	loaded=1
 fi
 
 before=$(pciem_devices)
@@ -23,4 +25,6 @@ cat /tmp/irq_host.out
 check_eq irq.host-exit "$rc" 0
 check irq.no-failed-check sh -c '! grep -q "^FAIL" /tmp/irq_host.out'
 check_eq irq.device-gone "$(pciem_devices | grep -v -x -F "$before" | tr '\n' ' ')" ""
+# Leave the guest as found: later tests load the driver themselves.
+[ -z "$loaded" ] || check irq.rmmod-testdrv rmmod pciem_testdrv
 finish
