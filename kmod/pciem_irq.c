@@ -205,25 +205,33 @@ static int pciem_irq_intx(struct pciem_irq_state *irq, bool assert)
 	bool up;
 	int ret;
 
+	if (!slot) {
+		pciem_log(dev, "irq: intx: the device is not on the bus");
+		return -ENOTCONN;
+	}
 	raw_spin_lock_irqsave(&dev->cfg_lock, flags);
 	ret = pciem_vec_intx_set(dev->cfg, assert);
 	up = pciem_vec_intx_line(dev->cfg);
 	raw_spin_unlock_irqrestore(&dev->cfg_lock, flags);
-	if (ret)
+	if (ret) {
+		pciem_log(dev, "irq: the device has no interrupt pin");
 		return ret;
+	}
 	if (!assert)
 		return 0;
-	if (!irq->intx_virq && slot) {
+	if (!up) {		/* INTx Disable, or MSI in use: held until enabled */
+		atomic64_inc(&irq->pended);
+		return 1;
+	}
+	/* The irq exists once a driver probed (pci_assign_irq). */
+	if (!irq->intx_virq) {
 		irq->intx_virq = pciem_intx_irq(slot, false);
 		if (irq->intx_virq)
 			irq_set_chip_data(irq->intx_virq, irq);
 	}
-	if (!up || !irq->intx_virq) {
-		atomic64_inc(&irq->pended);
-		return 1;
-	}
 	/* From a worker, like MSI: the handler may wait for this very host. */
-	queue_work(pciem_irq_wq, &irq->intx_work);
+	if (irq->intx_virq)
+		queue_work(pciem_irq_wq, &irq->intx_work);
 	return 0;
 }
 
@@ -384,10 +392,7 @@ static long pciem_ioc_irq(struct pciem_dev *dev, struct pciem_irq_state *irq, vo
 			pciem_log(dev, "irq: vector must be 0 for intx");
 			return -EINVAL;
 		}
-		ret = pciem_irq_intx(irq, req.op == PCIEM_IRQ_INTX_ASSERT);
-		if (ret == -ENOTCONN)
-			pciem_log(dev, "irq: the device has no interrupt pin");
-		return ret;
+		return pciem_irq_intx(irq, req.op == PCIEM_IRQ_INTX_ASSERT);
 	default:
 		pciem_log(dev, "irq: op %u is not a PCIEM_IRQ_* operation", req.op);
 		return -EINVAL;
