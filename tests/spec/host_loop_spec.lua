@@ -466,14 +466,23 @@ describe("host event loop: JIT", function()
       local sum = 0
       dev:on_write(0, { 0x10, 0x10 }, function(_, _, v) sum = sum + v end)
       dev:on_read(0, 0x20, function(_, off) return off + 1 end)
-      local aborts = {}
+      -- Trace-formation aborts that LuaJIT resolves itself (it compiles the
+      -- inner loop on its own first, then the outer one) are not failures;
+      -- anything else (NYI, unsupported C conversion, ...) is.
+      local benign = { ["inner loop in root trace"] = true, ["leaving loop in root trace"] = true }
+      local traceerr = require("jit.vmdef").traceerr
+      local aborts, compiled = {}, 0
       local function on_trace(what, _, func, pc, otr, oex)
-         if what == "abort" then
-            local info = util.funcinfo(func, pc)
-            local src = info.source or "?"
-            if src:find("pciem/events.lua", 1, true) then
-               aborts[#aborts + 1] = ("%s:%s: %s"):format(src, tostring(info.currentline),
-                  type(otr) == "number" and (require("jit.vmdef").traceerr[otr] or otr):format(oex) or tostring(otr))
+         local info = util.funcinfo(func, pc)
+         local src = info.source or "?"
+         if not src:find("pciem/events.lua", 1, true) then return end
+         if what == "stop" then
+            compiled = compiled + 1
+         elseif what == "abort" then
+            local msg = type(otr) == "number" and (traceerr[otr] or tostring(otr)):format(oex)
+               or tostring(otr)
+            if not benign[msg] then
+               aborts[#aborts + 1] = ("%s:%s: %s"):format(src, tostring(info.currentline), msg)
             end
          end
       end
@@ -487,6 +496,7 @@ describe("host event loop: JIT", function()
       dev:step()
       jit.attach(on_trace)
       assert.are.same({}, aborts)
+      assert.is_true(compiled > 0, "no trace of the dispatch path was compiled")
       assert.are.equal(20000, sum)
       dev:stop()
    end)
