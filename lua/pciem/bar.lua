@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- A BAR as the device sees it: its shadow memory through FFI pointers of
--- each width, plus checked read/write helpers. Later issues hang per-BAR
--- handler tables off the same object.
+-- each width, plus checked read/write helpers. Handlers live on the device
+-- (dev:on_read/on_write), the shadow is what they and the driver share.
 local ffi = require("ffi")
 
 local Bar = {}

@@ -157,7 +157,19 @@ function Device:_prepare()
          end
       end
    end
-   return events.open_loop(self, self._private_ring)	-- private ring: specs only
+   local ok, loop_err = events.open_loop(self, self._private_ring)	-- private ring: specs only
+   if not ok then return nil, loop_err end
+   if self._on_start then self._on_start(self) end
+   return true
+end
+
+--- fn(dev) runs at each start once the BAR views and the event loop exist,
+--- before drivers can bind: put reset values into the shadows there.
+function Device:on_start(fn)
+   if type(fn) ~= "function" and fn ~= nil then
+      error(("on_start: a function expected, got %s"):format(type(fn)), 2)
+   end
+   self._on_start = fn
 end
 
 function Device:_release()
