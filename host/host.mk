@@ -77,13 +77,21 @@ host-clean:
 
 -include $(wildcard $(HOST_BUILD)/*.d)
 
-# Example native handler libraries (examples/*.c -> $(BUILD)/examples/*.so).
-EXAMPLE_SOS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/*.c))
+# Native handler libraries (host/pciem_native.h): examples/*.c and
+# devices/*_native.c -> $(BUILD)/examples/*.so, $(BUILD)/devices/*.so.
+NATIVE_SOS := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/*.c)) \
+	$(patsubst devices/%.c,$(BUILD)/devices/%.so,$(wildcard devices/*_native.c))
+NATIVE_CFLAGS := -std=gnu11 -O2 -g -fPIC -shared -Wall -Wextra -I$(TOP)/host
 .PHONY: examples
-examples: $(EXAMPLE_SOS)
-host: $(EXAMPLE_SOS)
+examples: $(NATIVE_SOS)
+host: $(NATIVE_SOS)
 
 $(BUILD)/examples/%.so: examples/%.c host/pciem_native.h $(UAPI_H)
 	$(Q)mkdir -p $(@D)
 	$(E) "CC       examples/$*.c"
-	$(Q)$(CC) -std=gnu11 -O2 -g -fPIC -shared -Wall -Wextra -I$(TOP)/host -o $@ $<
+	$(Q)$(CC) $(NATIVE_CFLAGS) -o $@ $<
+
+$(BUILD)/devices/%.so: devices/%.c host/pciem_native.h $(UAPI_H)
+	$(Q)mkdir -p $(@D)
+	$(E) "CC       devices/$*.c"
+	$(Q)$(CC) $(NATIVE_CFLAGS) -o $@ $<
