@@ -7,7 +7,6 @@
 #define pr_fmt(fmt) "pciem: " fmt
 
 #include <linux/errno.h>
-#include <linux/highmem.h>
 #include <linux/iommu.h>
 #include <linux/ioport.h>
 #include <linux/memory_hotplug.h>
@@ -32,6 +31,13 @@ static DEFINE_RATELIMIT_STATE(pciem_dma_rs, 5 * HZ, 100);
 			pr_info("%s: dma: " fmt "\n",			\
 				pciem_dev_label(dev), ##__VA_ARGS__);	\
 	} while (0)
+
+/*
+ * Largest piece copied in one go when bus addresses are physical: big
+ * enough that the per-piece checks vanish next to the copy, small enough
+ * to reschedule and notice Bus Master Enable going off often.
+ */
+#define PCIEM_DMA_CHUNK		SZ_256K
 
 /* One PCIEM_IOC_DMA request in flight. */
 struct pciem_dma_xfer {
@@ -125,39 +131,48 @@ static bool pciem_dma_system_ram(struct pciem_dma_xfer *x, phys_addr_t phys, u64
 }
 
 /*
- * The page holding phys, when it is RAM the device may reach: an online
+ * How many of the want bytes from phys (physically contiguous) the device
+ * may reach, stopping at the first page that is not RAM for it: an online
  * page in the memory map, inside "System RAM" in the iomem tree (not MMIO,
  * not a firmware hole, not our BAR windows), and not a reserved page (kernel
  * image, firmware tables, the zero page) unless it is a swiotlb bounce
- * buffer, which lives in reserved memory but is the DMA API's own.
+ * buffer, which lives in reserved memory but is the DMA API's own. contig:
+ * bytes from phys known to be physically contiguous (>= want), for the RAM
+ * look-up. 0 (logged) when the first page is refused.
  */
-static struct page *pciem_dma_ram_page(struct pciem_dma_xfer *x, u64 bus,
-					phys_addr_t phys, u64 contig)
+static size_t pciem_dma_ram_span(struct pciem_dma_xfer *x, u64 bus, phys_addr_t phys,
+				 size_t want, u64 contig)
 {
-	unsigned long pfn = PHYS_PFN(phys);
-	struct page *page;
+	phys_addr_t p = phys, end = phys + want;
+	size_t ok = 0;
 
-	page = pfn_to_online_page(pfn);
-	if (!page)
-		goto not_ram;
-	if (!pciem_dma_system_ram(x, phys, contig))
-		goto not_ram;
-	if (PageReserved(page) && !is_swiotlb_buffer(&x->pdev->dev, phys))
-		goto not_ram;
-	return page;
-not_ram:
+	while (p < end) {
+		struct page *page = pfn_to_online_page(PHYS_PFN(p));
+		size_t n = min_t(u64, end - p, PAGE_SIZE - offset_in_page(p));
+
+		if (!page || !pciem_dma_system_ram(x, p, contig - (p - phys)))
+			break;
+		if (PageReserved(page) && !is_swiotlb_buffer(&x->pdev->dev, p))
+			break;
+		ok += n;
+		p += n;
+	}
+	if (ok)
+		return ok;
 	if (x->domain)
 		pciem_dma_log(x->dev, "seg %u: bus address %#llx (physical %#llx) is not RAM",
 			      x->seg, bus, (unsigned long long)phys);
 	else
 		pciem_dma_log(x->dev, "seg %u: bus address %#llx is not RAM", x->seg, bus);
-	return NULL;
+	return 0;
 }
 
 /*
- * Copies n bytes (within one page) between phys and the user buffer.
+ * Copies n bytes of checked, physically contiguous RAM at phys to or from
+ * the user buffer, through the direct map (x86-64: no highmem, every RAM
+ * page is mapped there, contiguously).
  *
- * No lock is held here, so the user side may fault and sleep. The page is
+ * No lock is held here, so the user side may fault and sleep. The pages are
  * not pinned: under the DMA API the memory belongs to the device from the
  * driver's map/alloc until its unmap/free, and a driver must stop the
  * device before freeing it. A page freed early stays in the direct map (it
@@ -166,15 +181,12 @@ not_ram:
  * Refcounts would not help anyway: the tail pages of a high-order DMA
  * allocation have none.
  */
-static int pciem_dma_copy(struct pciem_dma_xfer *x, u64 bus, phys_addr_t phys,
-			  u64 contig, void __user *user, size_t n)
+static int pciem_dma_copy(struct pciem_dma_xfer *x, phys_addr_t phys,
+			  void __user *user, size_t n)
 {
-	struct page *page = pciem_dma_ram_page(x, bus, phys, contig);
+	void *kaddr = phys_to_virt(phys);
 	size_t left;
-	void *kaddr;
 
-	if (!page)
-		return -ENXIO;
 	/*
 	 * raw_copy_*: the segment passed access_ok() at validation, and the
 	 * hardened-usercopy object checks of copy_{to,from}_user do not apply:
@@ -185,12 +197,10 @@ static int pciem_dma_copy(struct pciem_dma_xfer *x, u64 bus, phys_addr_t phys,
 	 * untouched, as a DMA write cut short would leave it.
 	 */
 	might_fault();
-	kaddr = kmap_local_page(page) + offset_in_page(phys);
 	if (x->to_host)
 		left = raw_copy_from_user(kaddr, user, n);
 	else
 		left = raw_copy_to_user(user, kaddr, n);
-	kunmap_local(kaddr);
 	x->done += n - left;
 	if (left) {
 		pciem_dma_log(x->dev, "seg %u: user buffer at %p is not %s",
@@ -202,9 +212,11 @@ static int pciem_dma_copy(struct pciem_dma_xfer *x, u64 bus, phys_addr_t phys,
 }
 
 /*
- * One segment, page by page. Bus mastering is checked before each page so
- * that a driver clearing it stops a long transfer, as a real device's
- * requests would stop being forwarded.
+ * One segment, in pieces: a page at a time through a translating domain,
+ * else up to PCIEM_DMA_CHUNK of contiguous RAM (each page checked) at once.
+ * Bus mastering is checked before each piece so that a driver clearing it
+ * stops a long transfer, as a real device's requests would stop being
+ * forwarded.
  */
 static int pciem_dma_segment(struct pciem_dma_xfer *x, const struct pciem_dma_seg *s)
 {
@@ -225,11 +237,18 @@ static int pciem_dma_segment(struct pciem_dma_xfer *x, const struct pciem_dma_se
 		ret = pciem_dma_translate(x, bus, &phys);
 		if (ret)
 			return ret;
-		/* Up to the next page boundary on the bus side and the physical side. */
-		n = min_t(u64, len, PAGE_SIZE - offset_in_page(bus));
-		n = min_t(size_t, n, PAGE_SIZE - offset_in_page(phys));
-		/* Without a translating domain the rest of the segment is contiguous. */
-		ret = pciem_dma_copy(x, bus, phys, x->domain ? n : len, user, n);
+		if (x->domain) {
+			/* Only this IOMMU page is known to be contiguous. */
+			n = min_t(u64, len, PAGE_SIZE - offset_in_page(bus));
+			n = min_t(size_t, n, PAGE_SIZE - offset_in_page(phys));
+			n = pciem_dma_ram_span(x, bus, phys, n, n);
+		} else {
+			n = min_t(u64, len, PCIEM_DMA_CHUNK - (phys & (PCIEM_DMA_CHUNK - 1)));
+			n = pciem_dma_ram_span(x, bus, phys, n, len);
+		}
+		if (!n)
+			return -ENXIO;
+		ret = pciem_dma_copy(x, phys, user, n);
 		if (ret)
 			return ret;
 		bus += n;
