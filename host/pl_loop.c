@@ -535,7 +535,7 @@ static int sleep_on_ring(struct pl_loop *lp, int timeout_ms, int *signo)
 int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 {
 	uint64_t deadline = timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
-	uint32_t n, served;
+	uint32_t n, served, rounds = 0;
 	int rc, signo = 0;
 
 	if (lp->pending)
@@ -555,8 +555,19 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 		if (n)
 			return (int)n;
 		if (served) {
-			/* busy: come back for more at once, and spin when it pauses */
+			/*
+			 * Busy with events served in C: come back for more at
+			 * once (and spin when it pauses), but keep the deadline
+			 * and let termination signals through.
+			 */
 			lp->stats.spin_ns = lp->spin_max_ns;
+			if (++rounds % SIGNAL_CHECK_EVERY == 0) {
+				signo = take_signal(pl_signal_fd(), 0);
+				if (signo)
+					goto signalled;
+			}
+			if (timeout_ms > 0 && now_ns() >= deadline)
+				return 0;
 			continue;
 		}
 		if (!timeout_ms)
