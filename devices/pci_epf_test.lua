@@ -221,7 +221,13 @@ function Model:command()
    end
    for _, t in ipairs(TRANSFERS) do
       if band(cmd, t[1]) ~= 0 then
-         local ok = t[2](self)
+         -- The driver waits for this interrupt without a timeout: even a
+         -- failure inside the model must end in FAIL and an interrupt.
+         local done, ok = pcall(t[2], self)
+         if not done then
+            self.io.log("command 0x" .. bit.tohex(cmd, 2) .. " failed: " .. tostring(ok))
+            ok = false
+         end
          self:set_reg(REG.STATUS, bor(self:reg(REG.STATUS), ok and t[3] or t[4]))
          self:raise(irq_type, number)
          return

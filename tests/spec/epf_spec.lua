@@ -286,6 +286,19 @@ describe("pci_epf_test", function()
          assert.equal(3, osim:irqs()[1].vector)
       end)
 
+      it("still ends in READ_FAIL and an interrupt when the model itself fails", function()
+         local src = transfer_setup(64)
+         local io = dev.epf.model.io
+         local saved = io.dma_read
+         io.dma_read = function() error("model bug") end
+         set_addr(SRC_LO, SRC_HI, src)
+         local ok = pcall(command, CMD_READ, T_MSI, 1)
+         io.dma_read = saved
+         assert.is_true(ok)
+         assert.equal(bit.bor(ST_READ_FAIL, ST_IRQ), rd(STATUS))
+         assert.equal(1, #osim:irqs())
+      end)
+
       it("refuses DMA while bus mastering is off: SRC_ADDR_INVALID", function()
          local src = transfer_setup(64)
          osim:bus_master(false)
