@@ -169,8 +169,10 @@ unsigned int pciem_intx_irq(unsigned int slot, bool create)
 }
 
 /*
- * pci_assign_irq() at driver probe. Marking the irq managed keeps x86's
- * ACPI code, which knows no routing for our domain, from replacing it.
+ * pci_assign_irq() at driver probe. The pin the PCI core cached at scan only
+ * feeds firmware routing, and x86's ACPI code knows none for our domain: it
+ * would warn at every enable/disable of the device. Clearing the cache keeps
+ * it out; the pin itself stays in config space.
  */
 static int pciem_map_irq(const struct pci_dev *pdev, u8 slot, u8 pin)
 {
@@ -178,7 +180,7 @@ static int pciem_map_irq(const struct pci_dev *pdev, u8 slot, u8 pin)
 
 	if (!virq)
 		return -1;
-	((struct pci_dev *)pdev)->irq_managed = 1;
+	((struct pci_dev *)pdev)->pin = 0;
 	return virq;
 }
 
