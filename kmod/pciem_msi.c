@@ -62,7 +62,8 @@ static void pciem_irq_noop(struct irq_data *d)
 
 /*
  * The core resends an edge it held back while the irq was disabled; it
- * calls us under the irq's lock, so the resend is queued for an irq_work.
+ * calls us under the irq's lock, so the resend goes to the delivery worker
+ * (like every delivery: a handler may wait for the host).
  */
 struct pciem_resend {
 	struct llist_node node;
@@ -71,7 +72,7 @@ struct pciem_resend {
 
 static LLIST_HEAD(pciem_resends);
 
-static void pciem_resend_fn(struct irq_work *work)
+static void pciem_resend_fn(struct work_struct *work)
 {
 	struct llist_node *list = llist_reverse_order(llist_del_all(&pciem_resends));
 	struct pciem_resend *r, *tmp;
@@ -82,7 +83,7 @@ static void pciem_resend_fn(struct irq_work *work)
 	}
 }
 
-static DEFINE_IRQ_WORK(pciem_resend_work, pciem_resend_fn);
+static DECLARE_WORK(pciem_resend_work, pciem_resend_fn);
 
 static int pciem_msi_retrigger(struct irq_data *d)
 {
@@ -92,7 +93,7 @@ static int pciem_msi_retrigger(struct irq_data *d)
 		return 0;
 	r->virq = d->irq;
 	llist_add(&r->node, &pciem_resends);
-	irq_work_queue(&pciem_resend_work);
+	queue_work(pciem_irq_wq, &pciem_resend_work);
 	return 1;
 }
 
@@ -225,7 +226,7 @@ void pciem_irq_bus_exit(void)
 {
 	unsigned int slot, virq;
 
-	irq_work_sync(&pciem_resend_work);
+	flush_work(&pciem_resend_work);
 
 	if (pciem_intx_domain) {
 		for (slot = 0; slot < PCIEM_NUM_SLOTS; slot++) {
