@@ -8,6 +8,9 @@
  * delivered on unmask (MSI, MSI-X vector and function masks, disable_irq),
  * INTx level with INTx Disable, irqfds, counters and refusals.
  * Prints one PASS/FAIL line per check; exits 1 if any failed.
+ *   irq_host           run every check
+ *   irq_host flood     MSI-X 64 with irqfds on vectors 0..3; print "ready",
+ *                      then raise and signal without end (to be killed)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -570,10 +573,34 @@ static void check_refusals(void)
 	       b.irqs_delivered - a.irqs_delivered);
 }
 
-int main(void)
+/* Interrupts in flight everywhere when the host dies. */
+static void flood(void)
+{
+	uint64_t one = 1;
+	int efd[4], i;
+	uint32_t v;
+
+	setup("msix 64");
+	for (i = 0; i < 4; i++) {
+		efd[i] = eventfd(0, EFD_CLOEXEC);
+		if (efd[i] < 0 || irqfd(efd[i], i, 0))
+			die("irqfd %d: %s", i, strerror(errno));
+	}
+	drv("ctl", "mask 7");
+	printf("ready %s\n", dev_info.pci_name);
+	for (v = 0;; v = (v + 1) % 64) {
+		raise_vec(v);
+		if (write(efd[v % 4], &one, sizeof(one)) != sizeof(one))
+			die("eventfd write: %s", strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	create_device();
+	if (argc > 1 && !strcmp(argv[1], "flood"))
+		flood();
 	printf("device %s, debugfs %s\n", dev_info.pci_name, dbg_dir);
 	check_refusals();
 	check_msi_sizes();
