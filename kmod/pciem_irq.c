@@ -179,12 +179,32 @@ static bool pciem_intx_up(struct pciem_dev *dev)
 	return up;
 }
 
+/*
+ * The slot's INTx irq exists once a driver probed (pci_assign_irq, which
+ * then writes Interrupt Line): link it to us so its unmask finds the line.
+ * No locks held: irq_set_chip_data takes the irq's lock.
+ */
+static unsigned int pciem_intx_bind(struct pciem_irq_state *irq)
+{
+	unsigned int slot = READ_ONCE(irq->dev->slot);
+	unsigned int virq = READ_ONCE(irq->intx_virq);
+
+	if (virq || !slot)
+		return virq;
+	virq = pciem_intx_irq(slot, false);
+	if (virq) {
+		irq_set_chip_data(virq, irq);
+		WRITE_ONCE(irq->intx_virq, virq);
+	}
+	return virq;
+}
+
 static void pciem_intx_work_fn(struct work_struct *work)
 {
 	struct pciem_irq_state *irq = container_of(work, struct pciem_irq_state, intx_work);
+	unsigned int virq = READ_ONCE(irq->intx_virq);
 
-	if (irq->intx_virq && pciem_intx_up(irq->dev) &&
-	    !generic_handle_irq_safe(irq->intx_virq))
+	if (virq && pciem_intx_up(irq->dev) && !generic_handle_irq_safe(virq))
 		atomic64_inc(&irq->delivered);
 }
 
@@ -223,14 +243,8 @@ static int pciem_irq_intx(struct pciem_irq_state *irq, bool assert)
 		atomic64_inc(&irq->pended);
 		return 1;
 	}
-	/* The irq exists once a driver probed (pci_assign_irq). */
-	if (!irq->intx_virq) {
-		irq->intx_virq = pciem_intx_irq(slot, false);
-		if (irq->intx_virq)
-			irq_set_chip_data(irq->intx_virq, irq);
-	}
 	/* From a worker, like MSI: the handler may wait for this very host. */
-	if (irq->intx_virq)
+	if (pciem_intx_bind(irq))
 		queue_work(pciem_irq_wq, &irq->intx_work);
 	return 0;
 }
@@ -242,7 +256,7 @@ static void pciem_irq_mask_work_fn(struct irq_work *work)
 	struct pciem_irq_state *irq = container_of(work, struct pciem_irq_state, mask_work);
 
 	pciem_irq_queue_unmasked(irq);
-	if (irq->intx_virq && pciem_intx_up(irq->dev))
+	if (pciem_intx_bind(irq) && pciem_intx_up(irq->dev))
 		queue_work(pciem_irq_wq, &irq->intx_work);
 }
 
@@ -258,8 +272,12 @@ void pciem_irq_cfg_written(struct pciem_dev *dev, u32 offset, u32 width)
 
 	if (!irq)
 		return;
-	/* Command (INTx Disable), the MSI capability, MSI-X Message Control. */
+	/*
+	 * Command (INTx Disable), Interrupt Line (a driver probed: INTx has its
+	 * irq), the MSI capability, MSI-X Message Control.
+	 */
 	if (pciem_overlaps(offset, width, PCI_COMMAND, 2) ||
+	    pciem_overlaps(offset, width, PCI_INTERRUPT_LINE, 1) ||
 	    (cfg->msi_off && pciem_overlaps(offset, width, cfg->msi_off, 0x18)) ||
 	    (cfg->msix_off && pciem_overlaps(offset, width, cfg->msix_off + PCI_MSIX_FLAGS, 2)))
 		irq_work_queue(&irq->mask_work);
@@ -317,7 +335,7 @@ static void pciem_irq_quiesce(struct pciem_irq_state *irq)
 	cancel_work_sync(&irq->deliver_work);
 	if (irq->intx_virq) {
 		irq_set_chip_data(irq->intx_virq, NULL);
-		irq->intx_virq = 0;
+		WRITE_ONCE(irq->intx_virq, 0);
 	}
 	cancel_work_sync(&irq->intx_work);
 }

@@ -11,6 +11,8 @@
  *   irq_host           run every check
  *   irq_host flood     MSI-X 64 with irqfds on vectors 0..3; print "ready",
  *                      then raise and signal without end (to be killed)
+ *   irq_host intx-early  INTx asserted before the driver probed reaches it
+ *                      once it requests the irq
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -260,7 +262,8 @@ static void add_cap(struct pciem_cap_desc *c)
 		die("add cap %u: %s", c->kind, strerror(-ret));
 }
 
-static void create_device(void)
+/* early_intx: assert INTx between REGISTER and START, before any driver. */
+static void create_device(bool early_intx)
 {
 	struct pciem_device_desc d = { .size = sizeof(d) };
 	struct pciem_bar_desc b = { .size = sizeof(b) };
@@ -312,6 +315,10 @@ static void create_device(void)
 		 dev_info.pci_name);
 	if ((ret = write_file(path, DRIVER)))
 		die("%s: %s", path, strerror(-ret));
+	if (early_intx) {
+		report(irq_op(PCIEM_IRQ_INTX_ASSERT, 0) == 0, "intx-early-assert");
+		report(cfg_read(0x06, 2) & 0x8, "intx-early-status-set");
+	}
 	if ((ret = ioc(pciem_fd, PCIEM_IOC_START, NULL)))
 		die("start: %s", strerror(-ret));
 	snprintf(dbg_dir, sizeof(dbg_dir), "/sys/kernel/debug/%s/%s/irq", DRIVER,
@@ -595,12 +602,31 @@ static void flood(void)
 	}
 }
 
+/* The line was up before the driver existed: its request_irq sees it. */
+static void intx_early(void)
+{
+	long c;
+
+	setup("intx");
+	c = wait_count(0, 1);
+	report(c >= 1, "intx-early-delivered-at-request (counted %ld)", c);
+	report(irq_op(PCIEM_IRQ_INTX_DEASSERT, 0) == 0, "intx-early-deassert");
+	setup("none");
+}
+
 int main(int argc, char **argv)
 {
+	const char *mode = argc > 1 ? argv[1] : "";
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	create_device();
-	if (argc > 1 && !strcmp(argv[1], "flood"))
+	create_device(!strcmp(mode, "intx-early"));
+	if (!strcmp(mode, "flood"))
 		flood();
+	if (!strcmp(mode, "intx-early")) {
+		intx_early();
+		close(pciem_fd);
+		return failures ? 1 : 0;
+	}
 	printf("device %s, debugfs %s\n", dev_info.pci_name, dbg_dir);
 	check_refusals();
 	check_msi_sizes();
