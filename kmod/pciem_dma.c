@@ -297,9 +297,13 @@ static int pciem_dma_check_segs(struct pciem_dev *dev, const struct pciem_dma_se
 				      i, s->bus_addr, s->length);
 			return -EINVAL;
 		}
-		/* Wrapping, NULL or kernel: not user memory (the sim says the same). */
-		if (s->user_addr + s->length - 1 < s->user_addr || !s->user_addr ||
-		    !access_ok(u64_to_user_ptr(s->user_addr), s->length)) {
+		if (s->user_addr + s->length - 1 < s->user_addr) {
+			pciem_dma_log(dev, "seg %u: user_addr %#llx + length %#llx overflows",
+				      i, s->user_addr, s->length);
+			return -EINVAL;
+		}
+		/* NULL or kernel: not user memory (the sim says the same). */
+		if (!s->user_addr || !access_ok(u64_to_user_ptr(s->user_addr), s->length)) {
 			pciem_dma_log(dev, "seg %u: user_addr %#llx length %#llx is not user memory",
 				      i, s->user_addr, s->length);
 			return -EFAULT;

@@ -597,7 +597,7 @@ static void check_bad_fields(void)
 	BAD("seg-bus-overflow", , -EINVAL);
 	seg.bus_addr = probe_buf.bus;
 	seg.user_addr = ~0ULL - 100;
-	BAD("seg-user-overflow", , -EFAULT);
+	BAD("seg-user-overflow", , -EINVAL);
 	seg.user_addr = 0;
 	BAD("seg-user-null", , -EFAULT);
 	seg.user_addr = 0xffff888000000000ULL;
