@@ -13,7 +13,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
-#include <linux/sched/clock.h>
+#include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -78,9 +78,19 @@ static inline u64 pciem_ones(unsigned int width)
 	return width >= 8 ? ~0ULL : (1ULL << (width * 8)) - 1;
 }
 
+/*
+ * Now, for deadlines spun on with interrupts off. Not local_clock(): with an
+ * unstable TSC it is clamped to the last tick plus one, and no tick comes
+ * while we spin. The fast monotonic clock reads the clocksource itself.
+ */
+static inline u64 pciem_mmio_now(void)
+{
+	return ktime_get_mono_fast_ns();
+}
+
 static bool pciem_mmio_expired(struct pciem_mmio *m, u64 deadline)
 {
-	return READ_ONCE(m->host_gone) || local_clock() > deadline;
+	return READ_ONCE(m->host_gone) || pciem_mmio_now() > deadline;
 }
 
 /*
@@ -123,7 +133,7 @@ static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
 static int pciem_mmio_sync(struct pciem_dev *dev, struct pciem_mmio *m,
 			   struct pciem_event *ev, u64 *value)
 {
-	u64 deadline = local_clock() + READ_ONCE(m->timeout_ns);
+	u64 deadline = pciem_mmio_now() + READ_ONCE(m->timeout_ns);
 	u32 slot = raw_smp_processor_id();
 	u64 seq, answer;
 
@@ -265,7 +275,7 @@ static int pciem_mmio_access(void *ctx, u64 offset, unsigned int width,
 	ev.width = width;
 	ev.value = is_write ? *value & pciem_ones(width) : 0;
 	if (policy == PCIEM_POLICY_POSTED) {
-		u64 deadline = local_clock() + READ_ONCE(m->timeout_ns);
+		u64 deadline = pciem_mmio_now() + READ_ONCE(m->timeout_ns);
 
 		pciem_mmio_publish(dev, m, &ev, deadline);
 		return 0;
@@ -587,7 +597,7 @@ void pciem_mmio_cfg_written(struct pciem_dev *dev, u32 offset, u32 width, u32 va
 
 	if (!m)
 		return;
-	pciem_mmio_publish(dev, m, &ev, local_clock() + READ_ONCE(m->timeout_ns));
+	pciem_mmio_publish(dev, m, &ev, pciem_mmio_now() + READ_ONCE(m->timeout_ns));
 }
 
 /* ---- ioctls -------------------------------------------------------------- */
