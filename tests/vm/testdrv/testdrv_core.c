@@ -16,7 +16,8 @@
  *          memset BAR OFF LEN BYTE       memset_io: "ok"
  *          addr BAR OFF                  `add (mem), reg` (undecodable): the sum
  *          addm BAR OFF                  `add $1, (mem)` (undecodable): "ok"
- * OFF is relative to the BAR, whatever part of it is mapped.
+ * Numbers are hex (0x optional). OFF is relative to the BAR, whatever part
+ * of it is mapped.
  */
 #include <linux/debugfs.h>
 #include <linux/io.h>
@@ -437,8 +438,10 @@ static void testdrv_remove(struct pci_dev *pdev)
 
 	testdrv_dma_remove(td);
 	testdrv_irq_remove(td);
-	/* debugfs first: no io request may run on a mapping being torn down. */
+	/* debugfs first: it waits for a request in flight, and no new one starts. */
 	debugfs_remove_recursive(td->dir);
+	/* Tests that remove the device mid-request read the outcome here. */
+	dev_info(&pdev->dev, "pciem_testdrv removed; last io result: %.64s\n", c->result);
 	for (i = 0; i < TESTDRV_NUM_BARS; i++)
 		testdrv_unmap(c, i);
 	pci_release_mem_regions(pdev);
