@@ -39,9 +39,9 @@ struct pciem_bus {
 	raw_spinlock_t slots_lock;	/* slots[] against pci_ops */
 	struct pciem_dev *slots[PCIEM_NUM_SLOTS];
 	/*
-	 * Later: the MSI irq domain and INTx. x86 copies the bus's MSI domain
-	 * into each pci_dev when it is scanned, so dev_set_msi_domain() on
-	 * bus->dev must happen in pciem_bus_init, before any REGISTER.
+	 * The bus's MSI irq domain and INTx lines live in pciem_msi.c. x86
+	 * copies the bus's MSI domain into each pci_dev when it is scanned,
+	 * so pciem_irq_bus_init runs in pciem_bus_init, before any REGISTER.
 	 */
 };
 
