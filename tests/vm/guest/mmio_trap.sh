@@ -171,6 +171,8 @@ dmesg | grep -q "mmio: sync read of bar 0 offset 0x1ffc got no answer" &&
 # -- undecodable instructions: all-ones / dropped, counted, no oops
 u0=$(counter undecodable)
 check_eq mmio.undecodable.add_reg_mem "$(io addr 0 0x2000)" 0x0
+# The page stays on the scratch page for a moment (uncounted): let it re-arm.
+sleep 0.3
 check_eq mmio.undecodable.add_mem_imm "$(io addm 0 0x2004)" ok
 check mmio.undecodable.counted test "$(counter undecodable)" -ge "$((u0 + 2))"
 sleep 0.3
@@ -182,6 +184,27 @@ for c in trap_reads trap_writes memory_accesses events sync_roundtrips; do
 	check "mmio.counters.$c" test "$(counter $c)" -gt 0
 done
 check_eq mmio.counters.no_ring_full_waits "$(counter ring_full_waits)" 0
+
+# -- decode like a bus: Memory Space Enable off, or the BAR moved away from
+#    the driver's mapping: nothing answers (all-ones), counted as unclaimed
+un0=$(cat /sys/kernel/debug/pciem/unclaimed)
+cmd=$(setpci -s "$ADDR" COMMAND)
+setpci -s "$ADDR" COMMAND="$(printf %04x $((0x$cmd & ~2)))"
+check_eq mmio.mse_off.reads_ones "$(io rL 0 0x2000)" 0xffffffff
+io wL 0 0x2000 0x1 >/dev/null
+check mmio.mse_off.counted test "$(cat /sys/kernel/debug/pciem/unclaimed)" -ge "$((un0 + 2))"
+setpci -s "$ADDR" COMMAND="$cmd"
+check_eq mmio.mse_on.write_was_dropped "$(io rL 0 0x2000)" 0xcafef00d
+bar0=$(setpci -s "$ADDR" BASE_ADDRESS_0)
+setpci -s "$ADDR" BASE_ADDRESS_0="$(printf %08x $((0x$bar0 + 0x100000)))"
+check_eq mmio.bar_moved.old_address_ones "$(io rL 0 0x2000)" 0xffffffff
+setpci -s "$ADDR" BASE_ADDRESS_0="$bar0"
+check_eq mmio.bar_back.reads_shadow "$(io rL 0 0x2000)" 0xcafef00d
+
+# -- SET_POLICY / SET_SYNC_TIMEOUT / SET_EVENTFD validation
+mmio_host policy-check >/tmp/policy.out 2>&1
+grep -E '^(PASS|FAIL) ' /tmp/policy.out
+check_eq mmio.policy_check.all_ran "$(grep -c '^PASS policy' /tmp/policy.out)" 25
 
 # -- user mmap of a BAR through sysfs stays refused with the driver bound
 check_grep mmio.user_mmap_refused_bound /tmp/mmap.bound '^refused errno'

@@ -24,6 +24,9 @@
  *
  *   mmio_host mmap-test FILE   try to mmap FILE (a sysfs resourceN) shared:
  *                              prints "mapped" or "refused errno N"
+ *   mmio_host policy-check     SET_POLICY, SET_SYNC_TIMEOUT and SET_EVENTFD
+ *                              validation: one "PASS/FAIL policy.<case>" line
+ *                              per case
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +103,84 @@ static void sync_write(uint32_t off, uint64_t value)
 		fifo[fifo_head++ % 256] = value;
 }
 
+/* Expect request to fail with errno want (0: succeed). */
+static int expect(const char *name, unsigned long req, void *arg, int want)
+{
+	int ret = ioctl(fd, req, arg) ? errno : 0;
+
+	printf("%s policy.%s", ret == want ? "PASS" : "FAIL", name);
+	if (ret != want)
+		printf(": errno %d, want %d", ret, want);
+	printf("\n");
+	return ret != want;
+}
+
+static int policy_check(void)
+{
+	struct pciem_device_desc desc = { .size = sizeof(desc), .vendor_id = 0x1234,
+		.device_id = 0xbeef, .class_code = 0xff, .name = "policy" };
+	struct pciem_bar_desc bar0 = { .size = sizeof(bar0), .index = 0, .length = 0x4000 };
+	struct pciem_bar_desc bar2 = { .size = sizeof(bar2), .index = 2, .length = 0x10000,
+		.flags = PCIEM_BAR_MEM64 };
+	struct pciem_cap_desc msix = { .size = sizeof(msix), .kind = PCIEM_CAP_MSIX,
+		.u.msix = { .vectors = 4, .table_bar = 0, .pba_bar = 0,
+			    .table_offset = 0x3000, .pba_offset = 0x3800 } };
+	struct pciem_policy_desc p;
+	struct pciem_sync_timeout st = { .size = sizeof(st) };
+	struct pciem_eventfd ef = { .size = sizeof(ef) };
+	int bad = 0;
+
+#define POLICY(b, pol, off, len) \
+	(p = (struct pciem_policy_desc){ .size = sizeof(p), .bar = (b), .policy = (pol), \
+					  .offset = (off), .length = (len) }, &p)
+	fd = open("/dev/pciem", O_RDWR);
+	if (fd < 0)
+		die("/dev/pciem");
+	bad |= expect("before_create", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 0, 4), EINVAL);
+	if (ioctl(fd, PCIEM_IOC_CREATE, &desc) || ioctl(fd, PCIEM_IOC_ADD_BAR, &bar0) ||
+	    ioctl(fd, PCIEM_IOC_ADD_BAR, &bar2) || ioctl(fd, PCIEM_IOC_ADD_CAP, &msix))
+		die("describe");
+	bad |= expect("ok_sync", PCIEM_IOC_SET_POLICY, POLICY(0, 2, 0x100, 0x100), 0);
+	bad |= expect("ok_whole_bar2", PCIEM_IOC_SET_POLICY, POLICY(2, 0, 0, 0x10000), 0);
+	bad |= expect("absent_bar", PCIEM_IOC_SET_POLICY, POLICY(1, 1, 0, 4), EINVAL);
+	bad |= expect("upper_half", PCIEM_IOC_SET_POLICY, POLICY(3, 1, 0, 4), EINVAL);
+	bad |= expect("bar_6", PCIEM_IOC_SET_POLICY, POLICY(6, 1, 0, 4), EINVAL);
+	bad |= expect("unknown_policy", PCIEM_IOC_SET_POLICY, POLICY(0, 3, 0, 4), EINVAL);
+	bad |= expect("unaligned_offset", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 2, 4), EINVAL);
+	bad |= expect("unaligned_length", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 0, 6), EINVAL);
+	bad |= expect("empty", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 0, 0), EINVAL);
+	bad |= expect("past_end", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 0x3ffc, 8), EINVAL);
+	bad |= expect("wrapping", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 0x100, ~0ULL - 0xfb), EINVAL);
+	bad |= expect("over_msix_table", PCIEM_IOC_SET_POLICY, POLICY(0, 2, 0x2ff0, 0x20), EINVAL);
+	bad |= expect("over_msix_pba", PCIEM_IOC_SET_POLICY, POLICY(0, 0, 0x3800, 4), EINVAL);
+	bad |= expect("after_pba_ok", PCIEM_IOC_SET_POLICY, POLICY(0, 0, 0x3808, 4), 0);
+	p.reserved[2] = 1;
+	bad |= expect("reserved", PCIEM_IOC_SET_POLICY, &p, EINVAL);
+	p.reserved[2] = 0;
+	p.size = 8;
+	bad |= expect("size", PCIEM_IOC_SET_POLICY, &p, EINVAL);
+	st.timeout_us = 0;
+	bad |= expect("timeout_zero", PCIEM_IOC_SET_SYNC_TIMEOUT, &st, EINVAL);
+	st.timeout_us = 10000001;
+	bad |= expect("timeout_too_long", PCIEM_IOC_SET_SYNC_TIMEOUT, &st, EINVAL);
+	st.timeout_us = 5000;
+	bad |= expect("timeout_ok", PCIEM_IOC_SET_SYNC_TIMEOUT, &st, 0);
+	ef.fd = 0;	/* stdin: not an eventfd */
+	bad |= expect("eventfd_not_eventfd", PCIEM_IOC_SET_EVENTFD, &ef, EINVAL);
+	ef.fd = eventfd(0, 0);
+	bad |= expect("eventfd_ok", PCIEM_IOC_SET_EVENTFD, &ef, 0);
+	ef.fd = eventfd(0, 0);
+	bad |= expect("eventfd_replace", PCIEM_IOC_SET_EVENTFD, &ef, 0);
+	ef.fd = -1;
+	bad |= expect("eventfd_detach", PCIEM_IOC_SET_EVENTFD, &ef, 0);
+	/* Policies may change while the device runs. */
+	if (ioctl(fd, PCIEM_IOC_REGISTER) || ioctl(fd, PCIEM_IOC_START))
+		die("REGISTER/START");
+	bad |= expect("while_started", PCIEM_IOC_SET_POLICY, POLICY(0, 1, 0x100, 0x100), 0);
+	return bad;
+#undef POLICY
+}
+
 int main(int argc, char **argv)
 {
 	struct pciem_device_desc desc = { .size = sizeof(desc), .vendor_id = 0x1234,
@@ -132,6 +213,8 @@ int main(int argc, char **argv)
 			printf("mapped\n");
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "policy-check"))
+		return policy_check();
 	if (argc < 3) {
 		fprintf(stderr, "usage: mmio_host NAME EVENTLOG [-t US] [-r N] [-p] [-S]\n");
 		return 2;
