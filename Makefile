@@ -50,3 +50,4 @@ clean: host-clean
 include host/host.mk
 include tests/tests.mk
 include tests/vm/vm.mk
+-include tests/bench/bench.mk
