@@ -376,7 +376,12 @@ static void check_mmap(int fd)
 
 	expect("mmap-absent-bar1", try_mmap(fd, 4096, BAR_OFF(1), MAP_SHARED), -EINVAL);
 	expect("mmap-upper-half-bar3", try_mmap(fd, 4096, BAR_OFF(3), MAP_SHARED), -EINVAL);
-	expect("mmap-index-6", try_mmap(fd, 4096, BAR_OFF(6), MAP_SHARED), -EINVAL);
+	/* Index 6 is the event ring: a prefix from its start, shared only. */
+	expect("mmap-ring-page", try_mmap(fd, 4096, BAR_OFF(6), MAP_SHARED), 0);
+	expect("mmap-ring-private", try_mmap(fd, 4096, BAR_OFF(6), MAP_PRIVATE), -EINVAL);
+	expect("mmap-ring-offset", try_mmap(fd, 4096, BAR_OFF(6) + 4096, MAP_SHARED), -EINVAL);
+	expect("mmap-ring-too-long", try_mmap(fd, 64 << 20, BAR_OFF(6), MAP_SHARED), -EINVAL);
+	expect("mmap-index-7", try_mmap(fd, 4096, BAR_OFF(7), MAP_SHARED), -EINVAL);
 	expect("mmap-beyond-bar0", try_mmap(fd, 8192, BAR_OFF(0), MAP_SHARED), -EINVAL);
 	expect("mmap-offset-beyond-bar0",
 	       try_mmap(fd, 4096, BAR_OFF(0) + 4096, MAP_SHARED), -EINVAL);
