@@ -462,6 +462,7 @@ int pciem_mmio_create(struct pciem_dev *dev, const struct pciem_device_desc *des
 {
 	u32 entries = desc->ring_entries ?: PCIEM_RING_DEFAULT_ENTRIES;
 	u32 timeout = desc->sync_timeout_us ?: PCIEM_SYNC_DEFAULT_TIMEOUT_US;
+	struct dentry *existing;
 	struct pciem_mmio *m;
 	int ret;
 
@@ -487,10 +488,16 @@ int pciem_mmio_create(struct pciem_dev *dev, const struct pciem_device_desc *des
 		return ret;
 	}
 	/* A name taken by another fd just goes without debugfs files. */
-	m->debugfs = debugfs_create_dir(dev->name, mmio.debugfs);
-	if (!IS_ERR(m->debugfs))
-		debugfs_create_file("counters", 0444, m->debugfs, dev,
-				    &pciem_mmio_counters_fops);
+	existing = debugfs_lookup(dev->name, mmio.debugfs);
+	if (existing) {
+		dput(existing);
+		pciem_log(dev, "create: another device has this name; its counters are not in debugfs (the COUNTERS ioctl still works)");
+	} else {
+		m->debugfs = debugfs_create_dir(dev->name, mmio.debugfs);
+		if (!IS_ERR(m->debugfs))
+			debugfs_create_file("counters", 0444, m->debugfs, dev,
+					    &pciem_mmio_counters_fops);
+	}
 	dev->mmio = m;
 	return 0;
 }

@@ -209,6 +209,17 @@ check_eq mmio.policy_check.all_ran "$(grep -c '^PASS policy' /tmp/policy.out)" 2
 # -- user mmap of a BAR through sysfs stays refused with the driver bound
 check_grep mmio.user_mmap_refused_bound /tmp/mmap.bound '^refused errno'
 
+# -- a second device with the same name works, without debugfs files of its own
+mmio_host mmio /tmp/mmio2.events >/tmp/host2.out 2>&1 &
+pid2=$!
+check mmio.same_name.starts wait_for grep -Eq '^[0-9a-f]{4,8}:' /tmp/host2.out
+check mmio.same_name.first_counters_stay test -r /sys/kernel/debug/pciem/mmio/counters
+dmesg | grep -q "another device has this name" && pass mmio.same_name.logged ||
+	fail mmio.same_name.logged "no log line"
+kill "$pid2"
+wait "$pid2"
+check_eq mmio.same_name.sigterm_status "$?" 0
+
 # -- SIGKILL of the host while the driver waits on a sync register
 stop_dev "$HOST_PID" TERM
 check_eq mmio.host_sigterm_status "$DEV_STATUS" 0
