@@ -15,8 +15,8 @@ cmd=/sys/kernel/debug/pciem_bench/cmd
 
 case "$scale" in
 full)
-	runs=5 n_posted=20000 n_ram=1000000 n_read=20000 n_sync=1000 n_irq=200
-	n_syscall=100000 n_eventfd=1000
+	runs=5 n_posted=50000 n_ram=1000000 n_read=20000 n_sync=5000 n_irq=1000
+	n_syscall=100000 n_eventfd=5000
 	dma_reps="4096:200 131072:20 4194304:3"
 	cpy_reps="4096:20000 131072:1000 4194304:20"
 	;;

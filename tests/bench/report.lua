@@ -82,7 +82,8 @@ local function field(samples, name, key)
    if not m or not m[key] or #m[key] == 0 then return nil end
    local copy = {}
    for i, v in ipairs(m[key]) do copy[i] = v end
-   return median(copy), #copy
+   local mid = median(copy)   -- sorts copy
+   return mid, #copy, copy[1], copy[#copy]
 end
 
 local function json_string(s)
@@ -108,8 +109,8 @@ local function report(raw_path, json_path)
    local rows = {}
    for _, fig in ipairs(FIGURES) do
       local name, unit, vm, vf, bm, bf = unpack(fig)
-      local value, runs = field(samples, vm, vf)
-      local base = field(samples, bm, bf)
+      local value, runs, vmin, vmax = field(samples, vm, vf)
+      local base, _, bmin, bmax = field(samples, bm, bf)
       local ratio = value and base and base > 0 and value / base or nil
       if not ratio then
          missing = missing + 1
@@ -117,10 +118,12 @@ local function report(raw_path, json_path)
       end
       rows[#rows + 1] = { name, value, unit, bm .. "." .. bf, base, ratio }
       out[#out + 1] = ("    {\"name\": %s, \"value\": %s, \"unit\": %s, \"measure\": %s, "
-         .. "\"baseline_name\": %s, \"baseline\": %s, \"ratio\": %s, \"runs\": %s}")
+         .. "\"baseline_name\": %s, \"baseline\": %s, \"ratio\": %s, \"runs\": %s, "
+         .. "\"value_range\": [%s, %s], \"baseline_range\": [%s, %s]}")
          :format(json_string(name), json_number(value), json_string(unit),
             json_string(vm .. "." .. vf), json_string(bm .. "." .. bf), json_number(base),
-            json_number(ratio), json_number(runs))
+            json_number(ratio), json_number(runs), json_number(vmin), json_number(vmax),
+            json_number(bmin), json_number(bmax))
    end
 
    print(("%-40s %12s %-6s %-22s %12s %10s"):format("figure", "value", "unit", "baseline",
@@ -129,6 +132,7 @@ local function report(raw_path, json_path)
       print(("%-40s %12s %-6s %-22s %12s %10s"):format(r[1], json_number(r[2]), r[3], r[4],
          json_number(r[5]), json_number(r[6])))
    end
+   print("(medians over the runs; value_range/baseline_range in the JSON give min..max)")
 
    local fp = {}
    for _, kv in ipairs(FINGERPRINT) do
