@@ -209,6 +209,17 @@ check_eq mmio.policy_check.all_ran "$(grep -c '^PASS policy' /tmp/policy.out)" 2
 # -- user mmap of a BAR through sysfs stays refused with the driver bound
 check_grep mmio.user_mmap_refused_bound /tmp/mmap.bound '^refused errno'
 
+# -- sysfs remove and rescan: the new pci_dev's mappings are trapped as well
+echo 1 >"/sys/bus/pci/devices/$ADDR/remove"
+check mmio.rescan.removed wait_for dev_absent "$ADDR"
+echo 1 >/sys/bus/pci/rescan
+check mmio.rescan.back wait_for dev_present "$ADDR"
+check mmio.rescan.bind bind "$ADDR"
+check_eq mmio.rescan.memory_kept "$(io rL 0 0x2000)" 0xcafef00d
+a1=$(io rL 0 0x1000)
+a2=$(io rL 0 0x1000)
+check_eq mmio.rescan.sync_works "$((a2 - a1))" 1
+
 # -- a second device with the same name works, without debugfs files of its own
 mmio_host mmio /tmp/mmio2.events >/tmp/host2.out 2>&1 &
 pid2=$!
