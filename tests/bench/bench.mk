@@ -4,6 +4,7 @@
 # tests/vm/guest/bench_smoke.sh runs a tiny configuration of it.
 #   make bench                     full run: table on stdout, build/bench/results.json
 #   make bench BENCH_SCALE=smoke   a few iterations (proves the pipeline only)
+#   make bench BENCH_PIN=1         device host and driver loops on distinct CPUs
 # Included by the top-level Makefile.
 
 BENCH_SRC := $(TOP)/tests/bench
@@ -11,6 +12,7 @@ BENCH_OUT := $(BUILD)/bench
 # Shipped to the guest's /pciem/bin with the other guest programs.
 BENCH_BIN := $(BUILD)/vm/bin
 BENCH_SCALE ?= full
+BENCH_PIN ?= 0
 BENCH_GUEST := $(addprefix $(BENCH_BIN)/,pciem_bench.ko bench_user bench_native.so \
 	bench.lua bench_guest.sh bench_report.lua)
 
@@ -50,4 +52,4 @@ $(BENCH_BIN)/bench_report.lua: $(BENCH_SRC)/report.lua
 
 bench: bench-build
 	$(Q)MAKE='$(MAKE)' BUILD='$(BUILD)' TOP='$(TOP)' BENCH_SCALE='$(BENCH_SCALE)' \
-		$(BENCH_SRC)/run.sh
+		BENCH_PIN='$(BENCH_PIN)' $(BENCH_SRC)/run.sh

@@ -53,7 +53,22 @@ kbench() {
 	echo "$*" >"$cmd" && cat "$cmd"
 }
 
+# BENCH_PIN=1: the device host on the last CPU, this script (so the driver's
+# loops) on CPU 0, the eventfd threads split the same way. Off by default:
+# under TCG a wake-up across vCPUs costs milliseconds of host scheduling
+# (docs/performance.md), which would swamp what is measured.
+pin=${BENCH_PIN:-0}
+pong_cpu=
+if [ "$pin" = 1 ]; then
+	ncpu=$(grep -c '^processor' /proc/cpuinfo)
+	pong_cpu=$((ncpu - 1))
+	taskset -p -c 0 $$ >/dev/null 2>&1
+fi
 start_dev /tmp/bench-dev.log "$bin/bench.lua" "$bin/bench_native.so" || exit 1
+if [ "$pin" = 1 ] && ! taskset -a -p -c "$pong_cpu" "$DEV_PID" >/dev/null 2>&1; then
+	echo "bench: could not pin pciem-lua to CPU $pong_cpu" >&2
+	errors=$((errors + 1))
+fi
 # The driver probes the device already on the bus inside insmod.
 if ! insmod "$bin/pciem_bench.ko" || ! dmesg | grep -q "$DEV_ADDR: bench: bound"; then
 	echo "bench: pciem_bench.ko did not bind $DEV_ADDR" >&2
@@ -71,7 +86,7 @@ while [ "$r" -le "$runs" ]; do
 	measure sync_read_native kbench sync_native "$n_sync"
 	measure ram_read kbench ram_read "$n_read"
 	measure irq_latency kbench irq "$n_irq"
-	measure eventfd_wake "$bin/bench_user" eventfd "$n_eventfd"
+	measure eventfd_wake "$bin/bench_user" eventfd "$n_eventfd" $pong_cpu
 	for sr in $dma_reps; do
 		measure "dma_read_${sr%%:*}" kbench dma_read "${sr%%:*}" "${sr#*:}"
 		measure "dma_write_${sr%%:*}" kbench dma_write "${sr%%:*}" "${sr#*:}"
@@ -89,6 +104,7 @@ stop_dev "$DEV_PID" TERM
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
 BENCH_GUEST_KERNEL=$(uname -r) BENCH_GUEST_CPU=$cpu \
 BENCH_LUAJIT=$(luajit -v 2>&1 | head -n 1) BENCH_SCALE=$scale BENCH_RUNS_DONE=$runs \
+BENCH_PINNED=$pin \
 	luajit "$bin/bench_report.lua" "$raw" "$json" >/tmp/bench.table || errors=$((errors + 1))
 echo "BENCH-TABLE-BEGIN"
 cat /tmp/bench.table

@@ -36,7 +36,7 @@ local FINGERPRINT = {
    { "kernel", "BENCH_GUEST_KERNEL" }, { "guest_cpu", "BENCH_GUEST_CPU" },
    { "host_cpu", "BENCH_HOST_CPU" }, { "qemu", "BENCH_QEMU" },
    { "luajit", "BENCH_LUAJIT" }, { "git_commit", "BENCH_COMMIT" },
-   { "scale", "BENCH_SCALE" }, { "runs", "BENCH_RUNS_DONE" },
+   { "scale", "BENCH_SCALE" }, { "runs", "BENCH_RUNS_DONE" }, { "pinned", "BENCH_PINNED" },
 }
 
 local function median(list)

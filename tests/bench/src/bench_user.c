@@ -3,11 +3,14 @@
  * Guest userspace baselines of `make bench`: a null syscall, an eventfd
  * ping-pong between two threads, memcpy bandwidth.
  *   bench_user syscall N          mean=NS per getppid()
- *   bench_user eventfd N          median=NS p99=NS: one-way wake-up (half a round trip)
+ *   bench_user eventfd N [CPU]    median=NS p99=NS: one-way wake-up (half a round trip);
+ *                                 the second thread on CPU, the caller where it is
  *   bench_user memcpy BYTES REPS  ns=NS per copy
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@ static int bench_syscall(unsigned long n)
 struct pingpong {
 	int ping, pong;
 	unsigned long n;
+	long cpu;	/* the pong thread's CPU, -1 = anywhere */
 };
 
 static void *pong_thread(void *arg)
@@ -54,6 +58,14 @@ static void *pong_thread(void *arg)
 	uint64_t v;
 	unsigned long i;
 
+	if (pp->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(pp->cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+			fprintf(stderr, "bench_user: cannot pin to CPU %ld\n", pp->cpu);
+	}
 	for (i = 0; i < pp->n; i++) {
 		if (read(pp->ping, &v, sizeof(v)) != sizeof(v))
 			break;
@@ -63,9 +75,9 @@ static void *pong_thread(void *arg)
 	return NULL;
 }
 
-static int bench_eventfd(unsigned long n)
+static int bench_eventfd(unsigned long n, long cpu)
 {
-	struct pingpong pp = { .n = n };
+	struct pingpong pp = { .n = n, .cpu = cpu };
 	uint64_t *s, t0, one = 1, v;
 	pthread_t th;
 	unsigned long i;
@@ -131,9 +143,9 @@ int main(int argc, char **argv)
 	if (argc > 2 && a && !strcmp(argv[1], "syscall"))
 		return bench_syscall(a);
 	if (argc > 2 && a && !strcmp(argv[1], "eventfd"))
-		return bench_eventfd(a);
+		return bench_eventfd(a, argc > 3 ? (long)b : -1);
 	if (argc > 3 && a && b && !strcmp(argv[1], "memcpy"))
 		return bench_memcpy(a, b);
-	fprintf(stderr, "usage: bench_user syscall N | eventfd N | memcpy BYTES REPS\n");
+	fprintf(stderr, "usage: bench_user syscall N | eventfd N [CPU] | memcpy BYTES REPS\n");
 	return 2;
 }
