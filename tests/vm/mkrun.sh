@@ -52,6 +52,10 @@ fi
 if [ -d "$build/vm/bin" ]; then
 	cp -R "$build/vm/bin/." "$stage/pciem/bin/"
 fi
+# Native handler libraries built from examples/*.c and devices/*_native.c.
+for so in "$build"/examples/*.so "$build"/devices/*.so; do
+	[ -f "$so" ] && cp "$so" "$stage/pciem/bin/"
+done
 
 for d in lua devices examples; do
 	if [ -d "$top/$d" ]; then
