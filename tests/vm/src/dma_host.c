@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,50 +21,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../../../include/uapi/pciem.h"
+#include "testhost.h"
 
-#define DEV_PATH "/dev/pciem"
-#define DRIVER "pciem_testdrv"
 #define MIB (1024 * 1024)
 
-static int failures;
-static int pciem_fd;
-static struct pciem_device_info dev_info;
-static char dbg_dir[256];	/* /sys/kernel/debug/pciem_testdrv/<pci name>/dma */
-
-static void report(const char *verdict, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", verdict);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!strcmp(verdict, "FAIL"))
-		failures++;
-}
-
-#define PASS(...) report("PASS", __VA_ARGS__)
-#define FAIL(...) report("FAIL", __VA_ARGS__)
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL setup: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	exit(1);
-}
+#define PASS(...) report_as("PASS", __VA_ARGS__)
+#define FAIL(...) report_as("FAIL", __VA_ARGS__)
 
 static void *xmalloc(size_t n)
 {
@@ -112,52 +77,7 @@ static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
-/* ---- sysfs and debugfs ---- */
-
-static int write_file(const char *path, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int fd, n, ret = 0;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
-static int dbg_write(const char *file, const char *fmt, ...)
-{
-	char path[320], buf[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/%s", dbg_dir, file);
-	return write_file(path, "%s", buf);
-}
+/* ---- the driver's debugfs files ---- */
 
 struct dbuf {
 	int id;
@@ -217,22 +137,13 @@ static void drv_master(bool on)
 
 /* ---- the device ---- */
 
-static int ioc(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
-
 static void create_device(void)
 {
 	struct pciem_device_desc d = { .size = sizeof(d) };
 	struct pciem_bar_desc b = { .size = sizeof(b) };
-	char path[256];
-	struct stat st;
-	int ret, i;
+	int ret;
 
-	pciem_fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (pciem_fd < 0)
-		die("open %s: %s", DEV_PATH, strerror(errno));
+	open_pciem();
 	d.vendor_id = 0x1234;
 	d.device_id = 0xd3a0;
 	d.subsys_vendor_id = 0x1234;
@@ -245,25 +156,10 @@ static void create_device(void)
 	    (ret = ioc(pciem_fd, PCIEM_IOC_ADD_BAR, &b)) ||
 	    (ret = ioc(pciem_fd, PCIEM_IOC_REGISTER, NULL)))
 		die("create/add_bar/register: %s", strerror(-ret));
-	dev_info.size = sizeof(dev_info);
-	if ((ret = ioc(pciem_fd, PCIEM_IOC_INFO, &dev_info)))
-		die("info: %s", strerror(-ret));
-	/* Bind our driver whatever its ID table says, before drivers may probe. */
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 dev_info.pci_name);
-	if ((ret = write_file(path, DRIVER)))
-		die("%s: %s", path, strerror(-ret));
+	override_driver();
 	if ((ret = ioc(pciem_fd, PCIEM_IOC_START, NULL)))
 		die("start: %s", strerror(-ret));
-	snprintf(dbg_dir, sizeof(dbg_dir), "/sys/kernel/debug/%s/%s/dma", DRIVER,
-		 dev_info.pci_name);
-	for (i = 0; i < 100 && stat(dbg_dir, &st); i++) {
-		write_file("/sys/bus/pci/drivers_probe", "%s", dev_info.pci_name);
-		usleep(100000);
-	}
-	if (stat(dbg_dir, &st))
-		die("%s did not appear: is %s loaded and bound to %s?", dbg_dir, DRIVER,
-		    dev_info.pci_name);
+	wait_driver("dma");
 }
 
 /* One DMA request; returns 0 or -errno, *done gets the bytes copied. */
@@ -546,7 +442,7 @@ static void check_not_ram(void)
 			   dma1(PCIEM_DMA_TO_HOST, kernel_code, buf, 16, &done), -ENXIO);
 		still_works("kernel-code");
 	} else {
-		report("SKIP", "refused-kernel-code-write (no Kernel code in /proc/iomem)");
+		report_as("SKIP", "refused-kernel-code-write (no Kernel code in /proc/iomem)");
 	}
 
 	/* A good segment, then a bad one: stops there, done says how far it got. */
@@ -655,7 +551,7 @@ static void check_counters(void)
 
 	ret = counters(&a);
 	if (ret) {
-		report(ret == -ENOTTY ? "SKIP" : "FAIL", "counters (%s)", err_name(ret));
+		report_as(ret == -ENOTTY ? "SKIP" : "FAIL", "counters (%s)", err_name(ret));
 		free(buf);
 		return;
 	}

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,32 +24,9 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
-#include "../../../include/uapi/pciem.h"
+#include "testhost.h"
 
-#define DEV_PATH "/dev/pciem"
 #define BAR_OFF(n) ((off_t)(n) << PCIEM_MMAP_BAR_SHIFT)
-
-static int failures;
-
-static void report(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", ok ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
-
-/* 0 on success, else -errno. */
-static int ioc(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
 
 static void expect(const char *name, int got, int want)
 {

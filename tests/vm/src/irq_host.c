@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,96 +26,29 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../../../include/uapi/pciem.h"
+#include "testhost.h"
 
-#define DEV_PATH "/dev/pciem"
-#define DRIVER "pciem_testdrv"
 #define MSIX_VECTORS 2048
 #define BAR0_LEN 0x10000
 #define PBA_OFF 0x8000
 #define WAIT_MS 10000		/* a deferred delivery gives up after this */
 
-static int failures;
-static int pciem_fd;
-static struct pciem_device_info dev_info;
-static char dbg_dir[256];	/* /sys/kernel/debug/pciem_testdrv/<pci name>/irq */
 static volatile uint8_t *bar0;	/* the BAR shadow (MSI-X table and PBA) */
 static long counts[MSIX_VECTORS];
 
-static void report(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s ", ok ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("FAIL setup: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	exit(1);
-}
-
-static int ioc(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
-
 /* ---- debugfs ---- */
-
-static int write_file(const char *path, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int fd, n, ret = 0;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, n) != n)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int drv(const char *file, const char *fmt, ...)
-{
-	char path[320], buf[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/%s", dbg_dir, file);
-	return write_file(path, "%s", buf);
-}
 
 /* The driver allocates vectors; dies when it cannot. */
 static void setup(const char *what)
 {
-	int ret = drv("setup", "%s", what);
+	int ret = dbg_write("setup", "%s", what);
 
 	if (ret)
 		die("driver setup \"%s\": %s", what, strerror(-ret));
-	drv("total", "0");
+	dbg_write("total", "0");
 }
 
 /* counts[] from the driver; returns the number of vectors listed. */
@@ -270,14 +202,10 @@ static void create_device(bool early_intx)
 	struct pciem_cap_desc msi = { .kind = PCIEM_CAP_MSI };
 	struct pciem_cap_desc msix = { .kind = PCIEM_CAP_MSIX };
 	struct pciem_cap_desc pcie = { .kind = PCIEM_CAP_PCIE };
-	char path[256];
-	struct stat st;
 	void *map;
-	int ret, i;
+	int ret;
 
-	pciem_fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (pciem_fd < 0)
-		die("open %s: %s", DEV_PATH, strerror(errno));
+	open_pciem();
 	d.vendor_id = 0x1234;
 	d.device_id = 0xd3a2;
 	d.subsys_vendor_id = 0x1234;
@@ -308,28 +236,14 @@ static void create_device(bool early_intx)
 	if (map == MAP_FAILED)
 		die("mmap bar 0: %s", strerror(errno));
 	bar0 = map;
-	dev_info.size = sizeof(dev_info);
-	if ((ret = ioc(pciem_fd, PCIEM_IOC_INFO, &dev_info)))
-		die("info: %s", strerror(-ret));
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 dev_info.pci_name);
-	if ((ret = write_file(path, DRIVER)))
-		die("%s: %s", path, strerror(-ret));
+	override_driver();
 	if (early_intx) {
 		report(irq_op(PCIEM_IRQ_INTX_ASSERT, 0) == 0, "intx-early-assert");
 		report(cfg_read(0x06, 2) & 0x8, "intx-early-status-set");
 	}
 	if ((ret = ioc(pciem_fd, PCIEM_IOC_START, NULL)))
 		die("start: %s", strerror(-ret));
-	snprintf(dbg_dir, sizeof(dbg_dir), "/sys/kernel/debug/%s/%s/irq", DRIVER,
-		 dev_info.pci_name);
-	for (i = 0; i < 100 && stat(dbg_dir, &st); i++) {
-		write_file("/sys/bus/pci/drivers_probe", "%s", dev_info.pci_name);
-		sleep_ms(100);
-	}
-	if (stat(dbg_dir, &st))
-		die("%s did not appear: is %s loaded and bound to %s?", dbg_dir, DRIVER,
-		    dev_info.pci_name);
+	wait_driver("irq");
 }
 
 /* ---- checks ---- */
@@ -392,7 +306,7 @@ static void check_bursts(const char *kind, unsigned int nvec, unsigned int n)
 	wait_total(n);
 	report(ok && counts[0] == (long)n, "%s-burst-same-vector-%u (counted %ld)", kind, n,
 	       counts[0]);
-	drv("total", "0");
+	dbg_write("total", "0");
 	for (i = 0; i < n; i++)
 		for (v = 0; v < nvec; v++)
 			ok = ok && raise_vec(v) == 0;
@@ -409,14 +323,14 @@ static void check_msix_masks(void)
 
 	setup("msix 8");
 	a = get_counters();
-	drv("ctl", "mask 3");
+	dbg_write("ctl", "mask 3");
 	report(raise_vec(3) == 1, "msix-masked-raise-pends");
 	report(raise_vec(3) == 1, "msix-masked-raise-again-pends");
 	report(pba_bit(3), "msix-pba-bit-set");
 	read_counts();
 	report(counts[3] == 0, "msix-masked-not-delivered");
 	report(raise_vec(2) == 0 && wait_count(2, 1) == 1, "msix-other-vector-delivered");
-	drv("ctl", "unmask 3");
+	dbg_write("ctl", "unmask 3");
 	c = wait_count(3, 1);
 	report(c == 1, "msix-unmask-delivers-once (counted %ld)", c);
 	report(!pba_bit(3), "msix-pba-bit-cleared");
@@ -424,27 +338,27 @@ static void check_msix_masks(void)
 	report(b.irqs_pended - a.irqs_pended == 2, "msix-counter-pended (%" PRIu64 ")",
 	       b.irqs_pended - a.irqs_pended);
 
-	drv("total", "0");
-	drv("ctl", "fmask 1");
+	dbg_write("total", "0");
+	dbg_write("ctl", "fmask 1");
 	report(raise_vec(0) == 1 && raise_vec(1) == 1 && raise_vec(5) == 1,
 	       "msix-function-mask-pends");
 	report(pba_bit(0) && pba_bit(1) && pba_bit(5), "msix-function-mask-pba");
 	read_counts();
 	report(counts[0] + counts[1] + counts[5] == 0, "msix-function-mask-not-delivered");
-	drv("ctl", "fmask 0");
+	dbg_write("ctl", "fmask 0");
 	wait_count(0, 1);
 	wait_count(1, 1);
 	wait_count(5, 1);
 	report(counts[0] == 1 && counts[1] == 1 && counts[5] == 1 && counts[4] == 0,
 	       "msix-function-unmask-delivers");
 
-	drv("total", "0");
-	drv("ctl", "disable 4");
+	dbg_write("total", "0");
+	dbg_write("ctl", "disable 4");
 	report(raise_vec(4) == 0, "msix-disabled-irq-raise");
 	sleep_ms(100);
 	read_counts();
 	report(counts[4] == 0, "msix-disabled-irq-held");
-	drv("ctl", "enable 4");
+	dbg_write("ctl", "enable 4");
 	c = wait_count(4, 1);
 	report(c == 1, "msix-enable-irq-delivers-held (counted %ld)", c);
 }
@@ -462,13 +376,13 @@ static void check_msi_masks(void)
 	if (!off)
 		die("no MSI capability in config space");
 	pending_off = off + 0x14;	/* 64-bit form with per-vector masks */
-	drv("ctl", "mask 6");
+	dbg_write("ctl", "mask 6");
 	report(raise_vec(6) == 1, "msi-masked-raise-pends");
 	report(cfg_read(pending_off, 4) & 1u << 6, "msi-pending-bit-set");
 	read_counts();
 	report(counts[6] == 0, "msi-masked-not-delivered");
 	report(raise_vec(5) == 0 && wait_count(5, 1) == 1, "msi-other-vector-delivered");
-	drv("ctl", "unmask 6");
+	dbg_write("ctl", "unmask 6");
 	c = wait_count(6, 1);
 	report(c == 1, "msi-unmask-delivers-once (counted %ld)", c);
 	report(!(cfg_read(pending_off, 4) & 1u << 6), "msi-pending-bit-cleared");
@@ -495,15 +409,15 @@ static void check_intx(void)
 	c2 = counts[0];
 	report(c1 == c2, "intx-quiet-after-deassert (%ld then %ld)", c1, c2);
 
-	drv("ctl", "intx 0");	/* Command.INTx Disable set */
+	dbg_write("ctl", "intx 0");	/* Command.INTx Disable set */
 	report(cfg_read(0x04, 2) & 0x400, "intx-disable-bit-set");
-	drv("total", "0");
+	dbg_write("total", "0");
 	report(irq_op(PCIEM_IRQ_INTX_ASSERT, 0) == 1, "intx-assert-while-disabled-held");
 	report(cfg_read(0x06, 2) & 0x8, "intx-status-set-while-disabled");
 	sleep_ms(100);
 	read_counts();
 	report(counts[0] == 0, "intx-disabled-not-delivered");
-	drv("ctl", "intx 1");
+	dbg_write("ctl", "intx 1");
 	c1 = wait_count(0, 1);
 	report(c1 >= 1, "intx-enable-delivers-held-level (counted %ld)", c1);
 	irq_op(PCIEM_IRQ_INTX_DEASSERT, 0);
@@ -551,7 +465,7 @@ static void check_irqfd(void)
 	close(efd);
 	efd = eventfd(0, EFD_CLOEXEC);
 	report(irqfd(efd, 1, 0) == 0, "irqfd-assign-after-close");
-	drv("total", "0");
+	dbg_write("total", "0");
 	if (write(efd, &one, sizeof(one)) != sizeof(one))
 		die("eventfd write: %s", strerror(errno));
 	c = wait_count(1, 1);
@@ -593,7 +507,7 @@ static void flood(void)
 		if (efd[i] < 0 || irqfd(efd[i], i, 0))
 			die("irqfd %d: %s", i, strerror(errno));
 	}
-	drv("ctl", "mask 7");
+	dbg_write("ctl", "mask 7");
 	printf("ready %s\n", dev_info.pci_name);
 	for (v = 0;; v = (v + 1) % 64) {
 		raise_vec(v);

@@ -13,7 +13,7 @@ include $(TOP)/tests/vm/testdrv/testdrv.mk
 .PHONY: vm-src
 vm-src: $(VM_SRC_PROGS) vm-testdrv
 
-$(VM_BIN_DIR)/%: $(VM_SRC_DIR)/%.c $(TOP)/include/uapi/pciem.h
+$(VM_BIN_DIR)/%: $(VM_SRC_DIR)/%.c $(VM_SRC_DIR)/testhost.h $(TOP)/include/uapi/pciem.h
 	$(Q)mkdir -p $(VM_BIN_DIR)
 	$(E) "CC       $@"
 	$(Q)$(CC) $(VM_SRC_CFLAGS) -o $@ $<
