@@ -113,7 +113,7 @@ end
 function Ctrl:log_error(sqid, cid, status, sqe)
    self.error_count = self.error_count + 1
    local e = { count = self.error_count, sqid = sqid, cid = cid, status = status,
-      nsid = sqe[1], lba = nvio.u64(sqe, 10) }
+      nsid = sqe[1], lba = sqid ~= 0 and nvio.u64(sqe, 10) or 0 }
    local errs = self.errors
    errs[#errs + 1] = e
    if #errs > admin.ERROR_LOG then table.remove(errs, 1) end
@@ -205,6 +205,16 @@ dev:on_write(0, { REG.INTMS, 8 }, function(_, off, value) regs.intm_written(c, o
 dev:on_write(0, REG.CC, function() regs.cc_written(c) end)
 dev:on_write(0, REG.NSSR, function(_, _, value) regs.nssr_written(c, value) end)
 dev:on_write(0, { REG.DOORBELLS, 0x1000 }, function(_, off, value) queues.doorbell(c, off, value) end)
+
+-- Stopping the host is a surprise removal for the driver: CSTS.CFS tells it the
+-- controller is gone, so it skips the queue teardown that nobody would answer.
+local stop_device = dev.stop
+function dev.stop(d)
+   if d.state == "started" and c.regs then
+      regs.fatal(c)
+   end
+   return stop_device(d)
+end
 
 dev.nvme = { ctrl = c, options = opts, regs = regs, admin = admin, io = nvio, queues = queues,
    store = store }

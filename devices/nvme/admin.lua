@@ -170,6 +170,13 @@ local function identify(c, sqe)
       put8(c, 0, 2); put8(c, 1, 16)		-- NIDT 2: NGUID, 16 bytes
       for i = 0, 15 do put8(c, 4 + i, ns.nguid[i + 1]) end
       len = 4096
+   elseif cns == 5 or cns == 6 then
+      -- I/O command set specific structures of the NVM command set (CSI 0): no
+      -- limits beyond MDTS to report, so all zero.
+      if rshift(sqe[11], 24) ~= 0 then return S.INVALID_FIELD end
+      if cns == 5 and not c.ns[nsid] then return S.INVALID_NS end
+      zero(c, 4096)
+      len = 4096
    else
       return S.INVALID_FIELD
    end
