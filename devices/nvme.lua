@@ -145,11 +145,12 @@ end
 local vectors = opts.queues + 1
 local c = setmetatable({
    opts = opts, regs_mod = regs, queues = queues, vectors = vectors,
-   mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = false,
+   mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = true,
    ready = false, enabled = false, intms = 0,
    smart = { read_cmds = 0, write_cmds = 0, read_blocks = 0, write_blocks = 0 },
    errors = {}, error_count = 0, changed_ns = {}, power_cycles = 1, started_at = os.time(),
    aers = {}, cq_dirty = {}, ns = {},
+   stats = { commands = 0, doorbells = 0, shadow_tails = 0 },
    exec_admin = admin.exec, exec_io = nvio.exec,
 }, Ctrl)
 queues.init(c, opts.queues)
@@ -212,6 +213,9 @@ local stop_device = dev.stop
 function dev.stop(d)
    if d.state == "started" and c.regs then
       regs.fatal(c)
+      local st = c.stats
+      c:log(("%d commands, %d doorbell writes, %d tails taken from shadow doorbells")
+         :format(st.commands, st.doorbells, st.shadow_tails))
    end
    return stop_device(d)
 end

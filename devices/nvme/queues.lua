@@ -23,6 +23,7 @@ struct nvme_lua_cq {
 ]])
 
 local M = {}
+local shadow_sq
 
 local SQE_SIZE, CQE_SIZE = 64, 16
 local FETCH_MAX = 64			-- SQEs fetched per DMA
@@ -139,6 +140,7 @@ function M.process_sq(c, qid)
          sq.head = sq.head + 1
          if sq.head == sq.size then sq.head = 0 end
          local status, result = exec(c, qid, sqe)
+         c.stats.commands = c.stats.commands + 1
          if status then
             if status ~= 0 then c:log_error(qid, cid, status, sqe) end
             if not M.post(c, sq.cqid, result or 0, sq.head, qid, cid, status) then
@@ -158,9 +160,27 @@ function M.process_sq(c, qid)
    end
 end
 
+-- Doorbell Buffer Config (5.7): after the MMIO doorbell, publish EventIdx = the tail
+-- consumed, then look at the shadow tail again; a value written meanwhile (the driver
+-- read the old EventIdx and skipped the MMIO write) is served here. Write EventIdx
+-- before reading the shadow, as the driver writes the shadow before reading EventIdx.
+function shadow_sq(c, qid)
+   local sq, db = c.sq[qid], c.dbbuf
+   for _ = 1, 64 do
+      c.dev:dma_write32(db.eventidx + qid * 8, sq.tail)
+      local tail = c.dev:dma_read32(db.shadow + qid * 8)
+      if not tail or tail >= sq.size or tail == sq.tail then return end
+      sq.tail = tail
+      c.stats.shadow_tails = c.stats.shadow_tails + 1
+      M.process_sq(c, qid)
+      if sq.stalled == 1 then return end
+   end
+end
+
 --- A doorbell write at `off` (0x1000 + ...) with `value`.
 function M.doorbell(c, off, value)
    if not c.ready then return end
+   c.stats.doorbells = c.stats.doorbells + 1
    local idx = rshift(off - 0x1000, 2)
    local qid, is_cq = rshift(idx, 1), band(idx, 1) == 1
    if qid > c.maxq then return c:bad_doorbell(off, value, "no such queue") end
@@ -170,11 +190,17 @@ function M.doorbell(c, off, value)
          return c:bad_doorbell(off, value, "invalid CQ head")
       end
       cq.head = value
+      if c.dbbuf and qid > 0 then
+         c.dev:dma_write32(c.dbbuf.eventidx + qid * 8 + 4, value)
+      end
       if c.intx_on then M.update_intx(c) end
       -- SQs that waited for room go on.
       for s = 0, c.maxq do
          local sq = c.sq[s]
-         if sq.valid == 1 and sq.stalled == 1 and sq.cqid == qid then M.process_sq(c, s) end
+         if sq.valid == 1 and sq.stalled == 1 and sq.cqid == qid then
+            M.process_sq(c, s)
+            if c.dbbuf and s > 0 then shadow_sq(c, s) end
+         end
       end
    else
       local sq = c.sq[qid]
@@ -183,6 +209,7 @@ function M.doorbell(c, off, value)
       end
       sq.tail = value
       M.process_sq(c, qid)
+      if c.dbbuf and qid > 0 then shadow_sq(c, qid) end
    end
    M.flush_irqs(c)
 end
