@@ -121,6 +121,7 @@ local function identify_ctrl(c)
    put32(c, 516, #c.ns)				-- NN
    put16(c, 520, bor(1, 4, 8))			-- ONCS: Compare, DSM, Write Zeroes
    put8(c, 525, 1)				-- VWC present
+   put32(c, 536, 1)				-- SGLS: SGLs for I/O, no alignment rule
    putstr(c, 768, 256, "nqn.2026-11.io.pciem:nvme:" .. o.serial)
    ffi.fill(c.data + 768 + #("nqn.2026-11.io.pciem:nvme:" .. o.serial), 256 - #("nqn.2026-11.io.pciem:nvme:" .. o.serial), 0)
    put16(c, 2048, 2500)				-- PSD0: 25 W

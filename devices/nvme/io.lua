@@ -17,6 +17,10 @@ local S = {
    INTERNAL = 0x06,
    INVALID_NS = 0x0b + DNR,
    PRP_OFFSET_INVALID = 0x13 + DNR,
+   SGL_SEGMENT_INVALID = 0x0d + DNR,
+   SGL_COUNT_INVALID = 0x0e + DNR,
+   SGL_LENGTH_INVALID = 0x0f + DNR,
+   SGL_TYPE_INVALID = 0x11 + DNR,
    LBA_RANGE = 0x80 + DNR,
    -- command specific (SCT 1)
    CQ_INVALID = 0x100 + DNR,
@@ -77,7 +81,9 @@ function M.prp_segments(c, sqe, len)
    for i = #list, 1, -1 do list[i] = nil end
    local page = c.page
    local prp1, prp2 = u64(sqe, 6), u64(sqe, 8)
-   if band(sqe[0], 0xc000) ~= 0 then return nil, S.INVALID_FIELD end	-- SGLs: not offered
+   local psdt = band(rshift(sqe[0], 14), 3)
+   if psdt == 1 then return M.sgl_segments(c, sqe, len, list) end
+   if psdt ~= 0 then return nil, S.INVALID_FIELD end	-- MPTR as an SGL: not offered
    if band(sqe[6], 3) ~= 0 then return nil, S.PRP_OFFSET_INVALID end
    local off = prp1 % page
    local first = math.min(len, page - off)
@@ -112,6 +118,51 @@ function M.prp_segments(c, sqe, len)
       if chain then
          lp = tonumber(c.prp_page[count - 1])
          if lp % 8 ~= 0 then return nil, S.PRP_OFFSET_INVALID end
+      end
+   end
+   return list
+end
+
+-- SGL descriptor types (4.4): byte 15 bits 7:4; subtype bits 3:0 must be 0 (Address).
+local SGL_DATA, SGL_BIT_BUCKET, SGL_SEGMENT, SGL_LAST = 0, 1, 2, 3
+local MAX_SGL_SEGMENTS = 64		-- segment lists followed per command
+
+--- Scatter list of a `len`-byte transfer described by the SGL in the SQE's DPTR.
+function M.sgl_segments(c, sqe, len, list)
+   local n, left = 0, len
+   -- The descriptor at hand, as 4 dwords (the SQE's own, then from list pages).
+   local d, di = sqe, 6
+   local in_list, remaining, last_list = false, 0, false
+   local lists = 0
+   local buf = ffi.cast("uint32_t *", c.prp_page)
+   while left > 0 do
+      local addr = d[di + 1] * 0x100000000 + d[di]
+      local dlen = d[di + 2]
+      local ident = band(rshift(d[di + 3], 24), 0xff)
+      local dtype, sub = rshift(ident, 4), band(ident, 0xf)
+      if sub ~= 0 then return nil, S.SGL_TYPE_INVALID end
+      if dtype == SGL_DATA then
+         if dlen > 0 then
+            local l = math.min(dlen, left)
+            n = add_seg(c, list, n, addr, l)
+            if not n then return nil, S.SGL_COUNT_INVALID end
+            left = left - l
+         end
+      elseif dtype == SGL_SEGMENT or dtype == SGL_LAST then
+         -- A segment descriptor must end the list it is in, and a Last Segment
+         -- list holds no further segment descriptors.
+         if (in_list and remaining ~= 0) or last_list then return nil, S.SGL_SEGMENT_INVALID end
+         if dlen == 0 or dlen % 16 ~= 0 or dlen > 65536 then return nil, S.SGL_SEGMENT_INVALID end
+         lists = lists + 1
+         if lists > MAX_SGL_SEGMENTS then return nil, S.SGL_COUNT_INVALID end
+         if not c.dev:dma_read_into(addr, buf, dlen) then return nil, S.DATA_XFER_ERROR end
+         d, di, in_list, remaining, last_list = buf, -4, true, dlen / 16, dtype == SGL_LAST
+      else
+         return nil, S.SGL_TYPE_INVALID	-- bit buckets and the rest: not offered
+      end
+      if left > 0 then
+         if not in_list or remaining == 0 then return nil, S.SGL_LENGTH_INVALID end
+         di, remaining = di + 4, remaining - 1
       end
    end
    return list
