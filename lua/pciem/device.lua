@@ -104,18 +104,18 @@ function Device:start(backend)
       self:_release()
       return nil, err
    end
+   -- A driver already loaded probes inside START and its accesses reach the
+   -- handlers now: their DMA and interrupts must work already.
+   local prev_backend, prev_state = self.backend, self.state
+   self.backend, self.state = backend, "started"
    ok, err = self:_start_serving(backend)
-   if not ok then
+   local info_err
+   if ok then info_err = select(2, self:_read_info()) end
+   if not ok or info_err then
       self:_release()
-      return nil, where(self, err)
+      self.backend, self.state = prev_backend, prev_state
+      return nil, info_err or where(self, err)
    end
-   local _, info_err = self:_read_info()
-   if info_err then
-      self:_release()
-      return nil, info_err
-   end
-   self.backend = backend
-   self.state = "started"
    return self
 end
 
