@@ -139,7 +139,14 @@ function M.process_sq(c, qid)
          local cid = rshift(sqe[0], 16)
          sq.head = sq.head + 1
          if sq.head == sq.size then sq.head = 0 end
-         local status, result = exec(c, qid, sqe)
+         -- A bug in a command's model must not take the controller down: the
+         -- command fails with Internal Error and the queue goes on.
+         local ok, status, result = pcall(exec, c, qid, sqe)
+         if not ok then
+            c:log(("SQ %d: opcode 0x%02x failed in the model: %s")
+               :format(qid, band(sqe[0], 0xff), tostring(status)))
+            status, result = 0x06, 0
+         end
          c.stats.commands = c.stats.commands + 1
          if status then
             if status ~= 0 then c:log_error(qid, cid, status, sqe) end
