@@ -24,9 +24,19 @@
 -- for it; h:submit / h:ring / h:wait split that up for tests that want
 -- several commands in flight. Data buffers are allocated in sim host memory
 -- with PRP lists built there (page size 4 KiB); opts.offset shifts a buffer
--- inside its first page. The controller runs whenever the host waits: each
--- wait runs the device's dispatch step (osim:step()) until the completion
--- shows up or `max_steps` steps passed (then nil, "timeout").
+-- inside its first page; opts.sgl = true (one Data Block descriptor) or a
+-- piece size (a Last Segment list of Data Blocks) uses SGLs instead. The
+-- controller runs whenever the host waits: each wait runs the device's
+-- dispatch step (osim:step()) until the completion shows up or `max_steps`
+-- steps passed (then nil, "timeout").
+--
+-- Also: h:cap(), h:csts() (decoded registers), h:rd32/wr32/rd64/wr64,
+-- h:disable() (CC.EN = 0, a controller reset), h:shutdown(), h:identify(cns,
+-- nsid), h:active_ns(), h:get_features / h:set_features, h:get_log_page,
+-- h:create_cq / create_sq / delete_sq / delete_cq, h:flush, h:write_zeroes,
+-- h:deallocate, h:doorbell_buffer() (shadow doorbells with EventIdx, as
+-- Linux uses them), h:buffer(len, opts) / h:free(b), h:reap(cqid). MSI-X is
+-- enabled by h:enable() (opts.msix = false: INTx), I/O CQ q on vector q.
 local bit = require("bit")
 local ffi = require("ffi")
 
