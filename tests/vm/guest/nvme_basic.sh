@@ -27,6 +27,11 @@ if ! wait_for driver_bound || ! wait_for test -b /dev/nvme0n1; then
 fi
 pass nvme.bound
 
+# One I/O queue per CPU, as the driver asks.
+cpus=$(grep -c '^processor' /proc/cpuinfo)
+dmesg >/tmp/nvme-dmesg
+check_grep nvme.queues /tmp/nvme-dmesg "nvme0: $cpus/0/0 default/read/poll queues"
+
 # /sys/block/*/size counts 512-byte sectors whatever the LBA size.
 check_eq nvme.size "$(cat /sys/block/nvme0n1/size)" $((size_mib * 2048))
 
