@@ -75,6 +75,18 @@ check nvme.remount mount -t ext4 /dev/nvme0n1 "$mnt"
 check nvme.checksums sh -c "cd '$mnt' && md5sum -c /tmp/sums"
 check nvme.umount2 umount "$mnt"
 
+# The SMART log counts what the file system did (live counters).
+smart_field() {
+	nvme smart-log /dev/nvme0 | awk -F: -v f="$1" '$1 ~ "^"f"[ \t]*$" { gsub(/[^0-9]/, "", $2); print $2 }'
+}
+w=$(smart_field host_write_commands)
+r=$(smart_field host_read_commands)
+if [ "${w:-0}" -gt 100 ] && [ "${r:-0}" -gt 10 ]; then
+	pass nvme.smart_counters
+else
+	fail nvme.smart_counters "host_write_commands '$w', host_read_commands '$r'"
+fi
+
 # Stopping pciem-lua takes the device off the bus and the disk with it.
 stop_dev "$DEV_PID" TERM
 check_eq nvme.stop_status "$DEV_STATUS" 0
