@@ -6,7 +6,9 @@ local ffi = require("ffi")
 local function declare(decl) pcall(ffi.cdef, decl) end
 declare("void *calloc(size_t nmemb, size_t size);")
 declare("void free(void *ptr);")
-declare("int open(const char *pathname, int flags, int mode);")
+-- A private name for open(2) with its mode argument: another module may declare
+-- open() itself, and through a variadic prototype LuaJIT would pass the mode as a double.
+declare("int pciem_nvme_open(const char *pathname, int flags, int mode) __asm__(\"open\");")
 declare("int close(int fd);")
 declare("int64_t pread(int fd, void *buf, size_t count, int64_t offset);")
 declare("int64_t pwrite(int fd, const void *buf, size_t count, int64_t offset);")
@@ -149,7 +151,7 @@ end
 
 --- A file store of `size` bytes at `path` (created, or grown to size; never shrunk).
 function M.file(path, size)
-   local fd = C.open(path, O_RDWR + O_CREAT, 420)	-- 0644
+   local fd = C.pciem_nvme_open(path, O_RDWR + O_CREAT, 420)	-- 0644
    if fd < 0 then return nil, ("backing file %s: %s"):format(path, errno_msg()) end
    local f = io.open(path, "rb")
    local cur = f and f:seek("end") or 0
