@@ -213,9 +213,11 @@ local stop_device = dev.stop
 function dev.stop(d)
    if d.state == "started" and c.regs then
       regs.fatal(c)
-      local st = c.stats
-      c:log(("%d commands, %d doorbell writes, %d tails taken from shadow doorbells")
-         :format(st.commands, st.doorbells, st.shadow_tails))
+      local st, k = c.stats, d:counters() or {}
+      c:log(("%d commands, %d doorbell writes, %d tails taken from shadow doorbells, "
+         .. "%d trapped writes, %d interrupts")
+         :format(st.commands, st.doorbells, st.shadow_tails, k.trap_writes or 0,
+            k.irqs_delivered or 0))
    end
    return stop_device(d)
 end

@@ -71,6 +71,23 @@ local function cq_full(cq)
    return nt == cq.head
 end
 
+-- Whether CQ `cqid` has room. With shadow doorbells the driver may have consumed
+-- entries without an MMIO write: read its shadow head, publishing EventIdx = the head
+-- seen first, so that once we stop here its next head update rings the doorbell.
+local function cq_has_room(c, cqid)
+   local cq = c.cq[cqid]
+   if not cq_full(cq) then return true end
+   local db = c.dbbuf
+   if not db or cqid == 0 then return false end
+   while true do
+      c.dev:dma_write32(db.eventidx + cqid * 8 + 4, cq.head)
+      local head = c.dev:dma_read32(db.shadow + cqid * 8 + 4)
+      if not head or head >= cq.size or head == cq.head then return false end
+      cq.head = head
+      if not cq_full(cq) then return true end
+   end
+end
+
 --- Signal CQ `cq` to the driver: MSI-X/MSI vector, or INTx when neither is enabled.
 local function interrupt(c, cq)
    if cq.ien == 0 then return end
@@ -123,7 +140,7 @@ function M.process_sq(c, qid)
    local exec = qid == 0 and c.exec_admin or c.exec_io
    while sq.valid == 1 and sq.head ~= sq.tail and c.ready do
       local cq = c.cq[sq.cqid]
-      if cq_full(cq) then sq.stalled = 1; break end
+      if not cq_has_room(c, sq.cqid) then sq.stalled = 1; break end
       sq.stalled = 0
       -- Fetch a contiguous run of entries in one DMA.
       local run = (sq.tail > sq.head and sq.tail or sq.size) - sq.head
@@ -156,7 +173,7 @@ function M.process_sq(c, qid)
                return
             end
          end
-         if cq_full(cq) and i < run - 1 then
+         if i < run - 1 and not cq_has_room(c, sq.cqid) then
             -- Give back the entries not executed yet.
             local back = run - 1 - i
             sq.head = (sq.head + sq.size - back) % sq.size
@@ -173,7 +190,7 @@ end
 -- before reading the shadow, as the driver writes the shadow before reading EventIdx.
 function shadow_sq(c, qid)
    local sq, db = c.sq[qid], c.dbbuf
-   for _ = 1, 64 do
+   while true do
       c.dev:dma_write32(db.eventidx + qid * 8, sq.tail)
       local tail = c.dev:dma_read32(db.shadow + qid * 8)
       if not tail or tail >= sq.size or tail == sq.tail then return end
@@ -196,10 +213,14 @@ function M.doorbell(c, off, value)
       if cq.valid == 0 or value >= cq.size then
          return c:bad_doorbell(off, value, "invalid CQ head")
       end
-      cq.head = value
       if c.dbbuf and qid > 0 then
+         -- The shadow is never behind an MMIO value (the driver writes it first),
+         -- and an MMIO value can be behind what the shadow already told us.
+         local head = c.dev:dma_read32(c.dbbuf.shadow + qid * 8 + 4)
+         if head and head < cq.size then value = head end
          c.dev:dma_write32(c.dbbuf.eventidx + qid * 8 + 4, value)
       end
+      cq.head = value
       if c.intx_on then M.update_intx(c) end
       -- SQs that waited for room go on.
       for s = 0, c.maxq do
@@ -214,9 +235,14 @@ function M.doorbell(c, off, value)
       if sq.valid == 0 or value >= sq.size then
          return c:bad_doorbell(off, value, "invalid SQ tail")
       end
-      sq.tail = value
-      M.process_sq(c, qid)
-      if c.dbbuf and qid > 0 then shadow_sq(c, qid) end
+      if c.dbbuf and qid > 0 then
+         -- The shadow tail is the truth; this MMIO value may be older than a tail
+         -- already taken from it (queued events), and must not move the tail back.
+         shadow_sq(c, qid)
+      else
+         sq.tail = value
+         M.process_sq(c, qid)
+      end
    end
    M.flush_irqs(c)
 end
