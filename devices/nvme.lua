@@ -28,12 +28,13 @@ usage: pciem-lua devices/nvme.lua [OPTION=VALUE ...]
   fastpath=on|off  native I/O path (not built yet: off is the only mode)
   serial=STR       serial number (default PCIEM0001)
   nssr=on|off      advertise NVM Subsystem Reset (default on)
+  dbbuf=on|off     offer Doorbell Buffer Config, shadow doorbells (default on)
   --help           this text]]
 
 local function parse_options(args)
    local o = { size = 2 ^ 30, namespaces = 1, queues = 8, backing = nil, fastpath = false,
       serial = "PCIEM0001", model = "pciem-lua NVMe controller", firmware = "0.1",
-      vendor = 0x1de5, device = 0x4e56, nssr = true }
+      vendor = 0x1de5, device = 0x4e56, nssr = true, dbbuf = true }
    local function bad(msg) error("nvme: " .. msg .. " (--help lists the options)", 0) end
    local function onoff(k, v)
       if v == "on" or v == "1" or v == "true" then return true end
@@ -78,6 +79,8 @@ local function parse_options(args)
          o.serial = v
       elseif k == "nssr" then
          o.nssr = onoff(k, v)
+      elseif k == "dbbuf" then
+         o.dbbuf = onoff(k, v)
       else
          bad(("unknown option '%s'"):format(k))
       end
@@ -145,7 +148,7 @@ end
 local vectors = opts.queues + 1
 local c = setmetatable({
    opts = opts, regs_mod = regs, queues = queues, vectors = vectors,
-   mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = true,
+   mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = opts.dbbuf,
    ready = false, enabled = false, intms = 0,
    smart = { read_cmds = 0, write_cmds = 0, read_blocks = 0, write_blocks = 0 },
    errors = {}, error_count = 0, changed_ns = {}, power_cycles = 1, started_at = os.time(),
