@@ -5,36 +5,23 @@
 local bit = require("bit")
 local ffi = require("ffi")
 local pciem = require("pciem")
-local sim = require("pciem.sim")
 local nvmehost = require("pciem.nvmehost")
-local helper = require("helper")
+local fx = require("nvme_fixture")
 
 local band, bor, lshift = bit.band, bit.bor, bit.lshift
 local S = nvmehost.status
 
-local SCRIPT = helper.top .. "/devices/nvme.lua"
-local present = io.open(SCRIPT, "r")
-if present then present:close() end
 
-local function nit(name, fn)
-   if present then it(name, fn) else pending(name .. " (devices/nvme.lua missing)") end
-end
+local nit = it
 
 local dev, osim, h
 
 local function ready(n, ...)
-   dev = pciem.load(SCRIPT, ...)
-   assert(dev:start("sim"))
-   osim = sim.new(dev)
-   h = nvmehost.new(osim)
-   assert(h:enable())
-   if n > 0 then assert.equal(n, h:create_io_queues(n, 32)) end
+   dev, osim, h = fx.ready(n, 32, ...)
 end
 
 local function stop()
-   if h then h:close() end
-   if osim then osim:close() end
-   if dev and dev.state == "started" then dev:stop() end
+   fx.stop(dev, osim, h)
    dev, osim, h = nil, nil, nil
 end
 

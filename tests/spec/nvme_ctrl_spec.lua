@@ -5,20 +5,13 @@
 local bit = require("bit")
 local ffi = require("ffi")
 local pciem = require("pciem")
-local sim = require("pciem.sim")
 local nvmehost = require("pciem.nvmehost")
-local helper = require("helper")
+local fx = require("nvme_fixture")
 
 local band, rshift = bit.band, bit.rshift
 
-local SCRIPT = helper.top .. "/devices/nvme.lua"
-local present = io.open(SCRIPT, "r")
-if present then present:close() end
 
--- A spec for a device that has not landed yet stays pending, not failing.
-local function nit(name, fn)
-   if present then it(name, fn) else pending(name .. " (devices/nvme.lua missing)") end
-end
+local nit = it
 
 local function pattern(n, seed)
    local t = {}
@@ -29,17 +22,12 @@ end
 local dev, osim, h
 
 local function start(...)
-   dev = pciem.load(SCRIPT, ...)
-   assert(dev:start("sim"))
-   osim = sim.new(dev)
-   h = nvmehost.new(osim)
+   dev, osim, h = fx.start(...)
    return h
 end
 
 local function stop()
-   if h then h:close() end
-   if osim then osim:close() end
-   if dev and dev.state == "started" then dev:stop() end
+   fx.stop(dev, osim, h)
    dev, osim, h = nil, nil, nil
 end
 
@@ -70,13 +58,13 @@ describe("nvme controller", function()
       end)
 
       nit("rejects an unknown option and a bad size with a message naming it", function()
-         local ok, err = pcall(pciem.load, SCRIPT, "bogus=1")
+         local ok, err = pcall(pciem.load, fx.SCRIPT, "bogus=1")
          assert.is_false(ok)
          assert.matches("bogus", err)
-         ok, err = pcall(pciem.load, SCRIPT, "size=lots")
+         ok, err = pcall(pciem.load, fx.SCRIPT, "size=lots")
          assert.is_false(ok)
          assert.matches("size", err)
-         ok, err = pcall(pciem.load, SCRIPT, "namespaces=0")
+         ok, err = pcall(pciem.load, fx.SCRIPT, "namespaces=0")
          assert.is_false(ok)
          assert.matches("namespaces", err)
       end)

@@ -4,36 +4,23 @@
 -- hang or a silent success; after each, the controller still works.
 local bit = require("bit")
 local pciem = require("pciem")
-local sim = require("pciem.sim")
 local nvmehost = require("pciem.nvmehost")
-local helper = require("helper")
+local fx = require("nvme_fixture")
 
 local bor, lshift = bit.bor, bit.lshift
 local S = nvmehost.status
 
-local SCRIPT = helper.top .. "/devices/nvme.lua"
-local present = io.open(SCRIPT, "r")
-if present then present:close() end
 
-local function nit(name, fn)
-   if present then it(name, fn) else pending(name .. " (devices/nvme.lua missing)") end
-end
+local nit = it
 
 local dev, osim, h
 
 local function ready(n, ...)
-   dev = pciem.load(SCRIPT, ...)
-   assert(dev:start("sim"))
-   osim = sim.new(dev)
-   h = nvmehost.new(osim)
-   assert(h:enable())
-   if n > 0 then assert.equal(n, h:create_io_queues(n, 16)) end
+   dev, osim, h = fx.ready(n, 16, ...)
 end
 
 local function stop()
-   if h then h:close() end
-   if osim then osim:close() end
-   if dev and dev.state == "started" then dev:stop() end
+   fx.stop(dev, osim, h)
    dev, osim, h = nil, nil, nil
 end
 
