@@ -41,6 +41,13 @@ local function parse_options(args)
       if v == "off" or v == "0" or v == "false" then return false end
       bad(("%s=%s: on or off expected"):format(k, v))
    end
+   local function integer(k, v, lo, hi)
+      local n = tonumber(v)
+      if not n or n ~= math.floor(n) or n < lo or n > hi then
+         bad(("%s=%s: %d..%d expected"):format(k, v, lo, hi))
+      end
+      return n
+   end
    for _, a in ipairs(args) do
       a = tostring(a)
       if a == "--help" or a == "-h" or a == "help" then
@@ -57,17 +64,9 @@ local function parse_options(args)
          end
          o.size = n
       elseif k == "namespaces" then
-         local n = tonumber(v)
-         if not n or n ~= math.floor(n) or n < 1 or n > 16 then
-            bad(("namespaces=%s: 1..16 expected"):format(v))
-         end
-         o.namespaces = n
+         o.namespaces = integer(k, v, 1, 16)
       elseif k == "queues" then
-         local n = tonumber(v)
-         if not n or n ~= math.floor(n) or n < 1 or n > 127 then
-            bad(("queues=%s: 1..127 expected"):format(v))
-         end
-         o.queues = n
+         o.queues = integer(k, v, 1, 127)
       elseif k == "backing" then
          if v == "" then bad("backing=: a file path expected") end
          o.backing = v
