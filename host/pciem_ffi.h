@@ -122,6 +122,10 @@ enum pl_loop_abi {
 	PL_LOOP_CFG_BAR = 6,	/* "BAR" index of config writes (PL_ON_WRITE only) */
 	PL_LOOP_BATCH = 256,	/* events handed to Lua per poll, at most */
 	PL_LOOP_SIGNAL = -4,	/* poll return: a termination signal (-EINTR) */
+	PL_LOOP_IDLE = -5,	/* poll return: the ring drained after activity */
+	PL_LOOP_FDS = -6,	/* poll return: a watched fd is ready */
+	PL_LOOP_MAX_FDS = 16,	/* fds a loop watches at most */
+	PL_EV_NATIVE = 1,	/* pl_lua_event.flags: the range has a native handler */
 };
 
 /*
@@ -132,7 +136,7 @@ enum pl_loop_abi {
 struct pl_lua_event {
 	struct pciem_event ev;
 	uint32_t handler;	/* the Lua handler id given to pciem_ffi_loop_on() */
-	uint32_t reserved;
+	uint32_t flags;		/* PL_EV_* */
 	uint64_t answer;
 };
 
@@ -167,9 +171,10 @@ void pciem_ffi_loop_free(struct pl_loop *lp);
 /*
  * pciem_ffi_loop_on - route accesses of @access (PL_ON_*) to BAR @bar whose
  * offset is in [start, end) to a Lua handler (@lua_id > 0) or to native
- * handler @fn of library @lib. Both unset removes the handler of exactly that
- * range. An existing handler of exactly the same range is replaced; a partial
- * overlap is refused (-EEXIST).
+ * handler @fn of library @lib, or both: the Lua handler then gets the events
+ * the native one defers (PCIEM_NATIVE_DEFER). Both unset removes the handler
+ * of exactly that range. An existing handler of exactly the same range is
+ * replaced; a partial overlap is refused (-EEXIST).
  */
 int pciem_ffi_loop_on(struct pl_loop *lp, uint32_t bar, uint32_t access, uint64_t start,
 		      uint64_t end, uint32_t lua_id, struct pl_native *lib, void *fn);
@@ -184,7 +189,9 @@ struct pl_lua_event *pciem_ffi_loop_batch(struct pl_loop *lp);
  * eventfd and the signalfd.
  * Return: n > 0 events in the batch (answer them with pciem_ffi_loop_done),
  * 0 when the wait ended with no Lua event, PL_LOOP_SIGNAL on SIGINT/SIGTERM,
- * other -errno.
+ * PL_LOOP_IDLE once the ring drained after activity (only when Lua asked for
+ * it), PL_LOOP_FDS when a watched fd is ready (pciem_ffi_loop_fds_ready),
+ * other -errno. Native libraries' idle hooks run where PL_LOOP_IDLE would.
  */
 int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms);
 /* Answer the reads and sync writes among batch[0..n) (value, then seq, release). */
@@ -192,6 +199,33 @@ void pciem_ffi_loop_done(struct pl_loop *lp, uint32_t n);
 const struct pl_loop_stats *pciem_ffi_loop_stats(const struct pl_loop *lp);
 /* Busy-poll budget after activity, in ns (0: never spin). */
 void pciem_ffi_loop_set_spin(struct pl_loop *lp, uint32_t max_ns);
+/* Whether poll returns PL_LOOP_IDLE when the ring drains after activity. */
+void pciem_ffi_loop_set_idle(struct pl_loop *lp, int on);
+/*
+ * Intercept mode: every event goes to the batch (handler 0 where no Lua
+ * handler is set, PL_EV_NATIVE where a native one is), so Lua sees all
+ * accesses; pciem_ffi_loop_serve() then runs the C side of one of them.
+ */
+void pciem_ffi_loop_set_intercept(struct pl_loop *lp, int on);
+/*
+ * Serve batch entry @i in C (native handler, else the default): its answer
+ * is updated. Returns 0, 1 when the native handler deferred it to Lua, or
+ * -errno (the native handler failed: the answer is all-ones).
+ */
+int pciem_ffi_loop_serve(struct pl_loop *lp, uint32_t i);
+/*
+ * Watch @fd for input (POLLIN/POLLHUP) as long as the loop runs: returns its
+ * slot (0..PL_LOOP_MAX_FDS-1) or -errno. Unwatch by slot.
+ */
+int pciem_ffi_loop_watch_fd(struct pl_loop *lp, int fd);
+void pciem_ffi_loop_unwatch_fd(struct pl_loop *lp, int slot);
+/* Slots found ready by the last PL_LOOP_FDS (bit per slot); clears them. */
+uint32_t pciem_ffi_loop_fds_ready(struct pl_loop *lp);
+/*
+ * Wait up to @timeout_ms (-1: forever) for a watched fd only, taking no ring
+ * events: the ready mask (> 0), 0 on timeout, PL_LOOP_SIGNAL, or -errno.
+ */
+int pciem_ffi_loop_serve_fds(struct pl_loop *lp, int timeout_ms);
 /*
  * pciem_ffi_loop_inject - publish an event on a private ring as the kernel
  * would (seq, answer slot 0 for reads and F_SYNC). Return: its seq, or -errno
@@ -210,6 +244,9 @@ int pciem_ffi_native_load(struct pl_loop *lp, const char *path, const char *args
 			  struct pl_native **out);
 /* The handler @name exported by @lib (-ENOENT if it has none). */
 int pciem_ffi_native_handler(struct pl_native *lib, const char *name, void **fn);
+/* Any symbol @name of @lib (-ENOENT if it has none), and its context. */
+int pciem_ffi_native_symbol(struct pl_native *lib, const char *name, void **sym);
+void *pciem_ffi_native_context(struct pl_native *lib);
 
 /*
  * pciem_ffi_host_wait - wait for a termination signal (SIGINT, SIGTERM) for

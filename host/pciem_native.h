@@ -11,6 +11,8 @@
 
 enum {
 	PCIEM_NATIVE_ABI = 1,
+	/* Handler return: pass this event to the range's Lua fallback handler. */
+	PCIEM_NATIVE_DEFER = 1,
 };
 
 /*
@@ -40,7 +42,9 @@ struct pciem_native {
  * A handler: @ev is the trapped access (kind, bar, offset, width, value).
  * For a read, store the value in *answer (it starts as the shadow's value at
  * the offset); a write may ignore @answer. Return 0, or -errno: the host
- * counts it and a read then completes with all-ones.
+ * counts it and a read then completes with all-ones; or PCIEM_NATIVE_DEFER:
+ * the Lua handler registered as the range's fallback runs for this event
+ * (in ring order; without a fallback the event counts as served).
  * Exported by name; the script attaches it to a BAR range.
  */
 typedef int pciem_native_handler_fn(struct pciem_native *nd, const struct pciem_event *ev,
@@ -53,5 +57,11 @@ typedef int pciem_native_handler_fn(struct pciem_native *nd, const struct pciem_
 int pciem_native_init(struct pciem_native *nd, const char *args);
 /* Optional: called before the library is unloaded. */
 void pciem_native_exit(struct pciem_native *nd);
+/*
+ * Optional: called when the loop has drained the ring after handling events,
+ * before it spins or sleeps: the place to flush what a burst batched
+ * (completions, interrupts).
+ */
+void pciem_native_idle(struct pciem_native *nd);
 
 #endif /* PCIEM_NATIVE_H */

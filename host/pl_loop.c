@@ -60,6 +60,12 @@ struct pl_loop {
 	uint32_t spin_max_ns;
 	struct pl_table table[LOOP_TABLES][2];
 	struct pl_native *natives;
+	bool active;			/* events taken since the last idle point */
+	bool lua_idle;			/* poll returns PL_LOOP_IDLE at idle points */
+	bool intercept;			/* every event goes to Lua */
+	int fds[PL_LOOP_MAX_FDS];	/* watched fds, -1 where free */
+	uint32_t nfds;			/* slots in use: 0..nfds-1 may hold fds */
+	uint32_t fds_ready;		/* slot bits found ready */
 	struct pl_loop_stats stats;
 	struct pl_lua_event batch[PL_LOOP_BATCH];
 };
@@ -114,6 +120,7 @@ static int check_ring(struct pl_loop *lp, uint64_t len)
 static struct pl_loop *loop_alloc(struct pl_dev *dev)
 {
 	struct pl_loop *lp = calloc(1, sizeof(*lp));
+	int i;
 
 	if (!lp) {
 		pl_dev_error(dev, -ENOMEM, "event loop: out of memory");
@@ -121,6 +128,8 @@ static struct pl_loop *loop_alloc(struct pl_dev *dev)
 	}
 	lp->dev = dev;
 	lp->efd = -1;
+	for (i = 0; i < PL_LOOP_MAX_FDS; i++)
+		lp->fds[i] = -1;
 	lp->spin_max_ns = DEFAULT_SPIN_NS;
 	lp->stats.spin_ns = DEFAULT_SPIN_NS;
 	return lp;
@@ -292,8 +301,6 @@ int pciem_ffi_loop_on(struct pl_loop *lp, uint32_t bar, uint32_t access, uint64_
 		return pl_dev_error(dev, -EINVAL, "handler: range 0x%llx..0x%llx is empty or outside "
 				    "the BAR (0x%llx bytes)", (unsigned long long)start,
 				    (unsigned long long)end, (unsigned long long)space_len(lp, bar));
-	if (lua_id && fn)
-		return pl_dev_error(dev, -EINVAL, "handler: both a Lua and a native handler given");
 	if (fn && !lib)
 		return pl_dev_error(dev, -EINVAL, "handler: a native handler needs its library");
 	t = &lp->table[bar][access];
@@ -385,25 +392,46 @@ static const struct pl_range *resolve(const struct pl_loop *lp, const struct pci
 	return table_find(&lp->table[bar][access], ev->offset);
 }
 
-/* An event served in C: native handler, or the default (shadow value / ack). */
-static void serve(struct pl_loop *lp, const struct pciem_event *ev, const struct pl_range *r)
+/*
+ * The C side of an event: its native handler, or the default (the shadow's
+ * value for a read, nothing for a write). Returns 0, PCIEM_NATIVE_DEFER or
+ * -errno (then *value is all-ones).
+ */
+static int serve_c(struct pl_loop *lp, const struct pciem_event *ev, const struct pl_range *r,
+		   uint64_t *value)
 {
-	uint64_t value = ev->kind == PCIEM_EVENT_MMIO_READ ? shadow_value(lp, ev) : 0;
+	int rc;
 
-	if (r && r->fn) {
-		lp->stats.native_events++;
-		if (r->fn(r->nd, ev, &value) < 0) {
-			lp->stats.native_errors++;
-			value = ~0ull;
-		}
-	} else {
+	if (!r || !r->fn) {
 		lp->stats.default_events++;
+		return 0;
 	}
-	if (wants_answer(ev)) {
-		if (ev->width < 8)
-			value &= (1ull << (ev->width * 8)) - 1;
-		answer(lp, ev, value);
+	lp->stats.native_events++;
+	rc = r->fn(r->nd, ev, value);
+	if (rc < 0) {
+		lp->stats.native_errors++;
+		*value = ~0ull;
 	}
+	return rc;
+}
+
+static void answer_masked(struct pl_loop *lp, const struct pciem_event *ev, uint64_t value)
+{
+	if (!wants_answer(ev))
+		return;
+	if (ev->width < 8)
+		value &= (1ull << (ev->width * 8)) - 1;
+	answer(lp, ev, value);
+}
+
+int pciem_ffi_loop_serve(struct pl_loop *lp, uint32_t i)
+{
+	struct pl_lua_event *b;
+
+	if (i >= lp->pending)
+		return pl_dev_error(lp->dev, -EINVAL, "serve: batch entry %u of %u", i, lp->pending);
+	b = &lp->batch[i];
+	return serve_c(lp, &b->ev, resolve(lp, &b->ev), &b->answer);
 }
 
 void pciem_ffi_loop_done(struct pl_loop *lp, uint32_t n)
@@ -412,17 +440,20 @@ void pciem_ffi_loop_done(struct pl_loop *lp, uint32_t n)
 
 	if (n > lp->pending)
 		n = lp->pending;
-	for (i = 0; i < n; i++) {
-		const struct pciem_event *ev = &lp->batch[i].ev;
-		uint64_t value = lp->batch[i].answer;
-
-		if (!wants_answer(ev))
-			continue;
-		if (ev->width < 8)
-			value &= (1ull << (ev->width * 8)) - 1;
-		answer(lp, ev, value);
-	}
+	for (i = 0; i < n; i++)
+		answer_masked(lp, &lp->batch[i].ev, lp->batch[i].answer);
 	lp->pending = 0;
+}
+
+static void to_batch(struct pl_loop *lp, uint32_t n, const struct pciem_event *ev,
+		     const struct pl_range *r, uint64_t value)
+{
+	struct pl_lua_event *b = &lp->batch[n];
+
+	b->ev = *ev;
+	b->handler = r ? r->lua_id : 0;
+	b->flags = r && r->fn ? PL_EV_NATIVE : 0;
+	b->answer = value;
 }
 
 /*
@@ -439,19 +470,20 @@ static uint32_t drain(struct pl_loop *lp, uint32_t *served)
 	while (head != tail && n < PL_LOOP_BATCH && taken++ < DRAIN_MAX) {
 		const struct pciem_event *ev = &lp->events[head & lp->mask];
 		const struct pl_range *r = resolve(lp, ev);
+		uint64_t value = ev->kind == PCIEM_EVENT_MMIO_READ ? shadow_value(lp, ev) : 0;
 
-		if (r && r->lua_id) {
-			struct pl_lua_event *b = &lp->batch[n++];
-
-			b->ev = *ev;
-			b->handler = r->lua_id;
-			b->answer = ev->kind == PCIEM_EVENT_MMIO_READ ? shadow_value(lp, ev) : 0;
+		if (lp->intercept || (r && r->lua_id && !r->fn)) {
+			to_batch(lp, n++, ev, r, value);
 		} else {
 			/* Lua events taken so far must run first: stop at the boundary */
 			if (n)
 				break;
-			serve(lp, ev, r);
-			(*served)++;
+			if (serve_c(lp, ev, r, &value) == PCIEM_NATIVE_DEFER && r->lua_id) {
+				to_batch(lp, n++, ev, r, value);
+			} else {
+				answer_masked(lp, ev, value);
+				(*served)++;
+			}
 		}
 		head++;
 		lp->stats.events++;
@@ -459,9 +491,90 @@ static uint32_t drain(struct pl_loop *lp, uint32_t *served)
 			tail = load_tail(lp);
 	}
 	__atomic_store_n(&c->head, head, __ATOMIC_RELEASE);
+	if (taken)
+		lp->active = true;
 	lp->stats.lua_events += n;
 	lp->pending = n;
 	return n;
+}
+
+/* ---- watched fds ---- */
+
+int pciem_ffi_loop_watch_fd(struct pl_loop *lp, int fd)
+{
+	uint32_t i;
+
+	if (fd < 0)
+		return pl_dev_error(lp->dev, -EBADF, "watch_fd: %d is not a file descriptor", fd);
+	for (i = 0; i < PL_LOOP_MAX_FDS; i++) {
+		if (lp->fds[i] < 0) {
+			lp->fds[i] = fd;
+			if (i >= lp->nfds)
+				lp->nfds = i + 1;
+			return (int)i;
+		}
+	}
+	return pl_dev_error(lp->dev, -EMFILE, "watch_fd: the loop watches %d fds already",
+			    PL_LOOP_MAX_FDS);
+}
+
+void pciem_ffi_loop_unwatch_fd(struct pl_loop *lp, int slot)
+{
+	if (slot < 0 || slot >= PL_LOOP_MAX_FDS)
+		return;
+	lp->fds[slot] = -1;
+	lp->fds_ready &= ~(1u << slot);
+	while (lp->nfds && lp->fds[lp->nfds - 1] < 0)
+		lp->nfds--;
+}
+
+uint32_t pciem_ffi_loop_fds_ready(struct pl_loop *lp)
+{
+	uint32_t ready = lp->fds_ready;
+
+	lp->fds_ready = 0;
+	return ready;
+}
+
+/* Put the watched fds in @pfd (slot order); returns how many. */
+static uint32_t fill_fds(const struct pl_loop *lp, struct pollfd *pfd, uint8_t *slot)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < lp->nfds; i++) {
+		if (lp->fds[i] < 0)
+			continue;
+		pfd[n].fd = lp->fds[i];
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		slot[n++] = (uint8_t)i;
+	}
+	return n;
+}
+
+static void note_ready(struct pl_loop *lp, const struct pollfd *pfd, const uint8_t *slot,
+		       uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+			lp->fds_ready |= 1u << slot[i];
+}
+
+/* Non-blocking check of the watched fds while busy: true when one is ready. */
+static bool fds_check(struct pl_loop *lp)
+{
+	struct pollfd pfd[PL_LOOP_MAX_FDS];
+	uint8_t slot[PL_LOOP_MAX_FDS];
+	uint32_t n;
+
+	if (!lp->nfds)
+		return false;
+	n = fill_fds(lp, pfd, slot);
+	if (n && poll(pfd, n, 0) > 0)
+		note_ready(lp, pfd, slot, n);
+	return lp->fds_ready != 0;
 }
 
 /* A termination signal pending on the signalfd? 0, or the signal number. */
@@ -499,10 +612,12 @@ static bool spin(struct pl_loop *lp, uint64_t budget_ns)
 static int sleep_on_ring(struct pl_loop *lp, int timeout_ms, int *signo)
 {
 	struct pciem_ring_ctrl *c = lp->ctrl;
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[2 + PL_LOOP_MAX_FDS] = {
 		{ .fd = lp->efd, .events = POLLIN },
 		{ .fd = pl_signal_fd(), .events = POLLIN },
 	};
+	uint8_t slot[PL_LOOP_MAX_FDS];
+	uint32_t nx = fill_fds(lp, pfd + 2, slot);
 	uint64_t count;
 	int n;
 
@@ -514,7 +629,7 @@ static int sleep_on_ring(struct pl_loop *lp, int timeout_ms, int *signo)
 	}
 	lp->stats.sleeps++;
 	do
-		n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, timeout_ms);
+		n = poll(pfd, 2 + nx, timeout_ms);
 	while (n < 0 && errno == EINTR);
 	__atomic_store_n(&c->host_sleeping, 0, __ATOMIC_RELAXED);
 	if (n < 0)
@@ -529,7 +644,22 @@ static int sleep_on_ring(struct pl_loop *lp, int timeout_ms, int *signo)
 		if (*signo)
 			return 0;
 	}
+	note_ready(lp, pfd + 2, slot, nx);
 	return load_tail(lp) != c->head ? 1 : 0;
+}
+
+/* The ring drained after activity: run the native idle hooks. True: tell Lua. */
+static bool idle_point(struct pl_loop *lp)
+{
+	struct pl_native *lib;
+
+	if (!lp->active)
+		return false;
+	lp->active = false;
+	for (lib = lp->natives; lib; lib = lib->next)
+		if (lib->idle)
+			lib->idle(&lib->ctx);
+	return lp->lua_idle;
 }
 
 int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
@@ -546,6 +676,8 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 		signo = take_signal(pl_signal_fd(), 0);
 		if (signo)
 			goto signalled;
+		if (fds_check(lp))
+			return PL_LOOP_FDS;
 	}
 	for (;;) {
 		if (lp->dev->ops->step && !lp->private_ring)
@@ -558,18 +690,24 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 			/*
 			 * Busy with events served in C: come back for more at
 			 * once (and spin when it pauses), but keep the deadline
-			 * and let termination signals through.
+			 * and let termination signals and watched fds through.
 			 */
 			lp->stats.spin_ns = lp->spin_max_ns;
 			if (++rounds % SIGNAL_CHECK_EVERY == 0) {
 				signo = take_signal(pl_signal_fd(), 0);
 				if (signo)
 					goto signalled;
+				if (fds_check(lp))
+					return PL_LOOP_FDS;
 			}
 			if (timeout_ms > 0 && now_ns() >= deadline)
 				return 0;
 			continue;
 		}
+		if (idle_point(lp))
+			return PL_LOOP_IDLE;
+		if (lp->fds_ready)
+			return PL_LOOP_FDS;
 		if (!timeout_ms)
 			return 0;
 		if (lp->stats.spin_ns && spin(lp, lp->stats.spin_ns)) {
@@ -596,11 +734,38 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 			return rc;
 		if (rc > 0)
 			lp->stats.spin_ns = lp->spin_max_ns;
+		else if (lp->fds_ready)
+			return PL_LOOP_FDS;
 	}
 
 signalled:
 	lp->stats.signo = signo;
 	return PL_LOOP_SIGNAL;
+}
+
+int pciem_ffi_loop_serve_fds(struct pl_loop *lp, int timeout_ms)
+{
+	struct pollfd pfd[1 + PL_LOOP_MAX_FDS] = {
+		{ .fd = pl_signal_fd(), .events = POLLIN },
+	};
+	uint8_t slot[PL_LOOP_MAX_FDS];
+	uint32_t nx = fill_fds(lp, pfd + 1, slot);
+	int n, signo;
+
+	do
+		n = poll(pfd, 1 + nx, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return pl_dev_error(lp->dev, -errno, "serve_fds: poll: %s", strerror(errno));
+	if (pfd[0].revents & POLLIN) {
+		signo = take_signal(pfd[0].fd, 0);
+		if (signo) {
+			lp->stats.signo = signo;
+			return PL_LOOP_SIGNAL;
+		}
+	}
+	note_ready(lp, pfd + 1, slot, nx);
+	return (int)pciem_ffi_loop_fds_ready(lp);
 }
 
 struct pl_lua_event *pciem_ffi_loop_batch(struct pl_loop *lp)
@@ -617,6 +782,16 @@ void pciem_ffi_loop_set_spin(struct pl_loop *lp, uint32_t max_ns)
 {
 	lp->spin_max_ns = max_ns;
 	lp->stats.spin_ns = max_ns;
+}
+
+void pciem_ffi_loop_set_idle(struct pl_loop *lp, int on)
+{
+	lp->lua_idle = on != 0;
+}
+
+void pciem_ffi_loop_set_intercept(struct pl_loop *lp, int on)
+{
+	lp->intercept = on != 0;
 }
 
 int64_t pciem_ffi_loop_inject(struct pl_loop *lp, uint32_t kind, uint32_t bar, uint32_t offset,

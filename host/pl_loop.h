@@ -10,6 +10,7 @@
 struct pl_native {
 	struct pl_native *next;
 	void *handle;			/* dlopen() handle */
+	void (*idle)(struct pciem_native *nd);	/* pciem_native_idle, if exported */
 	struct pciem_native ctx;
 };
 

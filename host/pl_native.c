@@ -78,6 +78,7 @@ int pciem_ffi_native_load(struct pl_loop *lp, const char *path, const char *args
 		rc = pl_dev_error(dev, -ENOENT, "native %s: exports no pciem_native_init", path);
 		goto err_close;
 	}
+	lib->idle = (void (*)(struct pciem_native *))dlsym(lib->handle, "pciem_native_idle");
 	pl_native_ctx_init(&lib->ctx, dev);
 	rc = init(&lib->ctx, args ? args : "");
 	if (rc < 0) {
@@ -105,6 +106,20 @@ int pciem_ffi_native_handler(struct pl_native *lib, const char *name, void **fn)
 				    name);
 	}
 	return 0;
+}
+
+int pciem_ffi_native_symbol(struct pl_native *lib, const char *name, void **sym)
+{
+	*sym = dlsym(lib->handle, name);
+	if (!*sym)
+		return pl_dev_error(lib->ctx.host, -ENOENT, "native: the library exports no '%s'",
+				    name);
+	return 0;
+}
+
+void *pciem_ffi_native_context(struct pl_native *lib)
+{
+	return &lib->ctx;
 }
 
 void pl_native_unload_all(struct pl_native *list)

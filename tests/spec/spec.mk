@@ -25,3 +25,11 @@ $(SPEC_BUILD)/uapi_layout.c: include/uapi/pciem.h tests/spec/gen_layout.lua
 $(SPEC_BUILD)/uapi_layout: $(SPEC_BUILD)/uapi_layout.c
 	$(E) "CC       $(@F)"
 	$(Q)$(CC) -std=c99 -Wall -Wextra -I$(TOP)/include/uapi -o $@ $<
+
+# The native library of loop_hooks_spec.lua.
+SPEC_NATIVE := $(SPEC_BUILD)/loop_hooks_native.so
+test-spec: $(SPEC_NATIVE)
+$(SPEC_NATIVE): tests/spec/loop_hooks_native.c host/pciem_native.h $(UAPI_H)
+	$(Q)mkdir -p $(@D)
+	$(E) "CC       $(@F)"
+	$(Q)$(CC) -std=gnu11 -O2 -fPIC -shared -Wall -Wextra -Werror -Ihost -o $@ $<
