@@ -86,17 +86,19 @@ local function field(samples, name, key)
    return mid, #copy, copy[1], copy[#copy]
 end
 
-local function json_string(s)
-   return '"' .. tostring(s):gsub('[%c"\\]', function(c)
-      return ({ ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\t'] = '\\t' })[c]
-         or ("\\u%04x"):format(c:byte())
-   end) .. '"'
-end
-
-local function json_number(x)
-   if x == nil or x ~= x or x == math.huge or x == -math.huge then return "null" end
-   return ("%.6g"):format(x)
-end
+-- tests/bench/json.lua, beside this file (shipped as bench_json.lua).
+local json = (function()
+   local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+   for _, name in ipairs({ "bench_json.lua", "json.lua" }) do
+      local f = io.open(dir .. "/" .. name)
+      if f then
+         f:close()
+         return dofile(dir .. "/" .. name)
+      end
+   end
+   error("bench_report: no bench_json.lua or json.lua beside " .. dir, 0)
+end)()
+local json_string, json_number = json.string, json.number
 
 local function report(raw_path, json_path)
    local samples, err = read_raw(raw_path)
@@ -146,100 +148,13 @@ local function report(raw_path, json_path)
    return missing == 0 and 0 or 1
 end
 
--- A strict JSON reader, enough to prove the file parses.
-local function json_decode(s)
-   local pos = 1
-   local value
-   local function fail(what)
-      error(("JSON: %s at byte %d"):format(what, pos), 0)
-   end
-   local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
-   local function str()
-      local buf = {}
-      pos = pos + 1
-      while true do
-         local c = s:sub(pos, pos)
-         if c == "" then fail("unterminated string") end
-         if c == '"' then pos = pos + 1; return table.concat(buf) end
-         if c == "\\" then
-            local e = s:sub(pos + 1, pos + 1)
-            if e == "u" then
-               local hex = s:match("^%x%x%x%x", pos + 2) or fail("bad \\u escape")
-               buf[#buf + 1] = string.char(tonumber(hex, 16) % 256)
-               pos = pos + 6
-            else
-               local map = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f",
-                  n = "\n", r = "\r", t = "\t" }
-               buf[#buf + 1] = map[e] or fail("bad escape")
-               pos = pos + 2
-            end
-         elseif c:byte() < 32 then
-            fail("control character in string")
-         else
-            buf[#buf + 1] = c
-            pos = pos + 1
-         end
-      end
-   end
-   function value()
-      ws()
-      local c = s:sub(pos, pos)
-      if c == "{" then
-         local t = {}
-         pos = pos + 1
-         ws()
-         if s:sub(pos, pos) == "}" then pos = pos + 1; return t end
-         while true do
-            ws()
-            if s:sub(pos, pos) ~= '"' then fail("object key expected") end
-            local k = str()
-            ws()
-            if s:sub(pos, pos) ~= ":" then fail("':' expected") end
-            pos = pos + 1
-            t[k] = value()
-            ws()
-            local d = s:sub(pos, pos)
-            pos = pos + 1
-            if d == "}" then return t end
-            if d ~= "," then fail("',' or '}' expected") end
-         end
-      elseif c == "[" then
-         local t = {}
-         pos = pos + 1
-         ws()
-         if s:sub(pos, pos) == "]" then pos = pos + 1; return t end
-         while true do
-            t[#t + 1] = value()
-            ws()
-            local d = s:sub(pos, pos)
-            pos = pos + 1
-            if d == "]" then return t end
-            if d ~= "," then fail("',' or ']' expected") end
-         end
-      elseif c == '"' then
-         return str()
-      elseif s:find("^true", pos) then pos = pos + 4; return true
-      elseif s:find("^false", pos) then pos = pos + 5; return false
-      elseif s:find("^null", pos) then pos = pos + 4; return nil
-      end
-      local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-      if not num or not tonumber(num) then fail("value expected") end
-      pos = pos + #num
-      return tonumber(num)
-   end
-   local v = value()
-   ws()
-   if pos <= #s then fail("trailing data") end
-   return v
-end
-
 local function check(json_path)
    local f, err = io.open(json_path)
    if not f then
       io.stderr:write("bench_report: ", err, "\n")
       return 1
    end
-   local ok, doc = pcall(json_decode, f:read("*a"))
+   local ok, doc = pcall(json.decode, f:read("*a"))
    f:close()
    if not ok then
       io.stderr:write("bench_report: ", json_path, ": ", doc, "\n")
