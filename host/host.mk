@@ -14,7 +14,7 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -MMD -MP \
 HOST_LIBS := $(shell pkg-config --libs luajit) -lm -ldl -lpthread
 
 # Everything Lua reaches through the FFI (shared by the program and the library).
-HOST_CORE_SRCS := host/pl_ffi.c host/pl_engine.c host/pl_loop.c host/pl_native.c host/pl_kernel.c host/pl_sim.c host/pl_signal.c host/pl_log.c
+HOST_CORE_SRCS := host/pl_ffi.c host/pl_engine.c host/pl_loop.c host/pl_wait.c host/pl_native.c host/pl_kernel.c host/pl_sim.c host/pl_signal.c host/pl_log.c
 HOST_CORE_OBJS := $(patsubst host/%.c,$(HOST_BUILD)/%.o,$(HOST_CORE_SRCS)) \
 	$(HOST_BUILD)/pciem_cfg.o $(HOST_BUILD)/cdef_uapi.o $(HOST_BUILD)/cdef_host.o
 HOST_MAIN_OBJS := $(HOST_BUILD)/pl_main.o $(HOST_BUILD)/pl_lua.o
@@ -95,3 +95,6 @@ $(BUILD)/devices/%.so: devices/%.c host/pciem_native.h $(UAPI_H)
 	$(Q)mkdir -p $(@D)
 	$(E) "CC       devices/$*.c"
 	$(Q)$(CC) $(NATIVE_CFLAGS) -o $@ $<
+
+# The NVMe fast path shares its state with devices/nvme/*.lua through this header.
+$(BUILD)/devices/nvme_native.so: devices/nvme/fastpath.h

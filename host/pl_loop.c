@@ -20,69 +20,6 @@
 #include "pl_loop.h"
 #include "pl_signal.h"
 
-enum {
-	LOOP_TABLES = PL_LOOP_CFG_BAR + 1,
-	PRIVATE_SLOTS = 64,
-	DEFAULT_SPIN_NS = 20000,	/* busy-poll after activity, then sleep */
-	MIN_SPIN_NS = 1000,
-	SIGNAL_CHECK_EVERY = 256,	/* polls between signal checks while busy */
-	DRAIN_MAX = 4096,		/* events taken per drain at most */
-};
-
-/* One handled range of a BAR: [start, end) -> Lua handler id or native fn. */
-struct pl_range {
-	uint64_t start;
-	uint64_t end;
-	uint32_t lua_id;
-	pciem_native_handler_fn *fn;
-	struct pciem_native *nd;
-};
-
-/* Sorted, non-overlapping ranges of one BAR and access kind. */
-struct pl_table {
-	struct pl_range *r;
-	uint32_t n;
-	uint32_t cap;
-};
-
-struct pl_loop {
-	struct pl_dev *dev;
-	struct pciem_ring_ctrl *ctrl;
-	struct pciem_answer *answers;
-	struct pciem_event *events;
-	uint32_t mask;
-	uint32_t nslots;
-	bool private_ring;
-	void *ring;
-	uint64_t ring_len;
-	int efd;
-	uint32_t pending;		/* batch entries not yet answered */
-	uint32_t spin_max_ns;
-	struct pl_table table[LOOP_TABLES][2];
-	struct pl_native *natives;
-	bool active;			/* events taken since the last idle point */
-	bool lua_idle;			/* poll returns PL_LOOP_IDLE at idle points */
-	bool intercept;			/* every event goes to Lua */
-	int fds[PL_LOOP_MAX_FDS];	/* watched fds, -1 where free */
-	uint32_t nfds;			/* slots in use: 0..nfds-1 may hold fds */
-	uint32_t fds_ready;		/* slot bits found ready */
-	struct pl_loop_stats stats;
-	struct pl_lua_event batch[PL_LOOP_BATCH];
-};
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t load_tail(const struct pl_loop *lp)
-{
-	return __atomic_load_n(&lp->ctrl->tail, __ATOMIC_ACQUIRE);
-}
-
 struct pl_dev *pl_loop_dev(struct pl_loop *lp)
 {
 	return lp->dev;
@@ -498,156 +435,6 @@ static uint32_t drain(struct pl_loop *lp, uint32_t *served)
 	return n;
 }
 
-/* ---- watched fds ---- */
-
-int pciem_ffi_loop_watch_fd(struct pl_loop *lp, int fd)
-{
-	uint32_t i;
-
-	if (fd < 0)
-		return pl_dev_error(lp->dev, -EBADF, "watch_fd: %d is not a file descriptor", fd);
-	for (i = 0; i < PL_LOOP_MAX_FDS; i++) {
-		if (lp->fds[i] < 0) {
-			lp->fds[i] = fd;
-			if (i >= lp->nfds)
-				lp->nfds = i + 1;
-			return (int)i;
-		}
-	}
-	return pl_dev_error(lp->dev, -EMFILE, "watch_fd: the loop watches %d fds already",
-			    PL_LOOP_MAX_FDS);
-}
-
-void pciem_ffi_loop_unwatch_fd(struct pl_loop *lp, int slot)
-{
-	if (slot < 0 || slot >= PL_LOOP_MAX_FDS)
-		return;
-	lp->fds[slot] = -1;
-	lp->fds_ready &= ~(1u << slot);
-	while (lp->nfds && lp->fds[lp->nfds - 1] < 0)
-		lp->nfds--;
-}
-
-uint32_t pciem_ffi_loop_fds_ready(struct pl_loop *lp)
-{
-	uint32_t ready = lp->fds_ready;
-
-	lp->fds_ready = 0;
-	return ready;
-}
-
-/* Put the watched fds in @pfd (slot order); returns how many. */
-static uint32_t fill_fds(const struct pl_loop *lp, struct pollfd *pfd, uint8_t *slot)
-{
-	uint32_t i, n = 0;
-
-	for (i = 0; i < lp->nfds; i++) {
-		if (lp->fds[i] < 0)
-			continue;
-		pfd[n].fd = lp->fds[i];
-		pfd[n].events = POLLIN;
-		pfd[n].revents = 0;
-		slot[n++] = (uint8_t)i;
-	}
-	return n;
-}
-
-static void note_ready(struct pl_loop *lp, const struct pollfd *pfd, const uint8_t *slot,
-		       uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-			lp->fds_ready |= 1u << slot[i];
-}
-
-/* Non-blocking check of the watched fds while busy: true when one is ready. */
-static bool fds_check(struct pl_loop *lp)
-{
-	struct pollfd pfd[PL_LOOP_MAX_FDS];
-	uint8_t slot[PL_LOOP_MAX_FDS];
-	uint32_t n;
-
-	if (!lp->nfds)
-		return false;
-	n = fill_fds(lp, pfd, slot);
-	if (n && poll(pfd, n, 0) > 0)
-		note_ready(lp, pfd, slot, n);
-	return lp->fds_ready != 0;
-}
-
-/* A termination signal pending on the signalfd? 0, or the signal number. */
-static int take_signal(int sfd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-	struct signalfd_siginfo si;
-
-	if (sfd < 0 || poll(&pfd, 1, timeout_ms) <= 0)
-		return 0;
-	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-		return 0;
-	return (int)si.ssi_signo;
-}
-
-/* Busy-poll the tail for up to @budget_ns; true when events arrived. */
-static bool spin(struct pl_loop *lp, uint64_t budget_ns)
-{
-	uint64_t until = now_ns() + budget_ns;
-	uint32_t i = 0;
-
-	while (load_tail(lp) == lp->ctrl->head) {
-		__builtin_ia32_pause();
-		if (++i % 64 == 0 && now_ns() >= until)
-			return false;
-	}
-	return true;
-}
-
-/*
- * Block on the eventfd (and the signalfd) after telling the producer so.
- * Returns 1 when events may be there, 0 on timeout, a signal number (> 1)
- * through *signo, or -errno.
- */
-static int sleep_on_ring(struct pl_loop *lp, int timeout_ms, int *signo)
-{
-	struct pciem_ring_ctrl *c = lp->ctrl;
-	struct pollfd pfd[2 + PL_LOOP_MAX_FDS] = {
-		{ .fd = lp->efd, .events = POLLIN },
-		{ .fd = pl_signal_fd(), .events = POLLIN },
-	};
-	uint8_t slot[PL_LOOP_MAX_FDS];
-	uint32_t nx = fill_fds(lp, pfd + 2, slot);
-	uint64_t count;
-	int n;
-
-	__atomic_store_n(&c->host_sleeping, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (load_tail(lp) != c->head) {
-		__atomic_store_n(&c->host_sleeping, 0, __ATOMIC_RELAXED);
-		return 1;
-	}
-	lp->stats.sleeps++;
-	do
-		n = poll(pfd, 2 + nx, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	__atomic_store_n(&c->host_sleeping, 0, __ATOMIC_RELAXED);
-	if (n < 0)
-		return pl_dev_error(lp->dev, -errno, "event loop: poll: %s", strerror(errno));
-	if (pfd[0].revents & POLLIN) {
-		if (read(lp->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-			return pl_dev_error(lp->dev, -errno, "event loop: eventfd: %s",
-					    strerror(errno));
-	}
-	if (pfd[1].revents & POLLIN) {
-		*signo = take_signal(pfd[1].fd, 0);
-		if (*signo)
-			return 0;
-	}
-	note_ready(lp, pfd + 2, slot, nx);
-	return load_tail(lp) != c->head ? 1 : 0;
-}
-
 /* The ring drained after activity: run the native idle hooks. True: tell Lua. */
 static bool idle_point(struct pl_loop *lp)
 {
@@ -664,7 +451,7 @@ static bool idle_point(struct pl_loop *lp)
 
 int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms > 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
+	uint64_t deadline = timeout_ms > 0 ? pl_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
 	uint32_t n, served, rounds = 0;
 	int rc, signo = 0;
 
@@ -673,10 +460,10 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 	lp->stats.polls++;
 	lp->stats.signo = 0;
 	if (lp->stats.polls % SIGNAL_CHECK_EVERY == 0) {
-		signo = take_signal(pl_signal_fd(), 0);
+		signo = pl_wait_signal(pl_signal_fd(), 0);
 		if (signo)
 			goto signalled;
-		if (fds_check(lp))
+		if (pl_wait_fds_check(lp))
 			return PL_LOOP_FDS;
 	}
 	for (;;) {
@@ -694,13 +481,13 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 			 */
 			lp->stats.spin_ns = lp->spin_max_ns;
 			if (++rounds % SIGNAL_CHECK_EVERY == 0) {
-				signo = take_signal(pl_signal_fd(), 0);
+				signo = pl_wait_signal(pl_signal_fd(), 0);
 				if (signo)
 					goto signalled;
-				if (fds_check(lp))
+				if (pl_wait_fds_check(lp))
 					return PL_LOOP_FDS;
 			}
-			if (timeout_ms > 0 && now_ns() >= deadline)
+			if (timeout_ms > 0 && pl_now_ns() >= deadline)
 				return 0;
 			continue;
 		}
@@ -710,7 +497,7 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 			return PL_LOOP_FDS;
 		if (!timeout_ms)
 			return 0;
-		if (lp->stats.spin_ns && spin(lp, lp->stats.spin_ns)) {
+		if (lp->stats.spin_ns && pl_wait_spin(lp, lp->stats.spin_ns)) {
 			uint32_t more = lp->stats.spin_ns * 2;
 
 			lp->stats.spin_ns = more > lp->spin_max_ns ? lp->spin_max_ns : more;
@@ -720,13 +507,13 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 		if (lp->stats.spin_ns < MIN_SPIN_NS)
 			lp->stats.spin_ns = 0;
 		if (timeout_ms > 0) {
-			uint64_t now = now_ns();
+			uint64_t now = pl_now_ns();
 
 			if (now >= deadline)
 				return 0;
-			rc = sleep_on_ring(lp, (int)((deadline - now + 999999) / 1000000), &signo);
+			rc = pl_wait_sleep(lp, (int)((deadline - now + 999999) / 1000000), &signo);
 		} else {
-			rc = sleep_on_ring(lp, -1, &signo);
+			rc = pl_wait_sleep(lp, -1, &signo);
 		}
 		if (signo)
 			goto signalled;
@@ -741,31 +528,6 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 signalled:
 	lp->stats.signo = signo;
 	return PL_LOOP_SIGNAL;
-}
-
-int pciem_ffi_loop_serve_fds(struct pl_loop *lp, int timeout_ms)
-{
-	struct pollfd pfd[1 + PL_LOOP_MAX_FDS] = {
-		{ .fd = pl_signal_fd(), .events = POLLIN },
-	};
-	uint8_t slot[PL_LOOP_MAX_FDS];
-	uint32_t nx = fill_fds(lp, pfd + 1, slot);
-	int n, signo;
-
-	do
-		n = poll(pfd, 1 + nx, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return pl_dev_error(lp->dev, -errno, "serve_fds: poll: %s", strerror(errno));
-	if (pfd[0].revents & POLLIN) {
-		signo = take_signal(pfd[0].fd, 0);
-		if (signo) {
-			lp->stats.signo = signo;
-			return PL_LOOP_SIGNAL;
-		}
-	}
-	note_ready(lp, pfd + 1, slot, nx);
-	return (int)pciem_ffi_loop_fds_ready(lp);
 }
 
 struct pl_lua_event *pciem_ffi_loop_batch(struct pl_loop *lp)
