@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- NVMe 1.4 controller: `pciem-lua devices/nvme.lua [size=1G namespaces=1 queues=8
--- backing=PATH fastpath=off]`. Modules in devices/nvme/; see devices/nvme.md.
+-- backing=PATH fastpath=on|off]`. Modules in devices/nvme/, the native I/O path in
+-- devices/nvme_native.c; see devices/nvme.md and devices/nvme_native.md.
 local bit = require("bit")
+local ffi = require("ffi")
 local pciem = require("pciem")
 
 -- Modules beside this script: devices/nvme/*.lua as nvme.*.
@@ -13,6 +15,7 @@ do
       package.path = pattern .. ";" .. package.path
    end
 end
+local state = require("nvme.state")
 local regs = require("nvme.regs")
 local queues = require("nvme.queues")
 local nvio = require("nvme.io")
@@ -25,14 +28,17 @@ usage: pciem-lua devices/nvme.lua [OPTION=VALUE ...]
   namespaces=N     namespaces, 1..16 (default 1), each of `size`
   queues=N         most I/O queue pairs the driver may create, 1..127 (default 8)
   backing=PATH     keep the data in file PATH (namespace k > 1 in PATH.k) instead of RAM
-  fastpath=on|off  native I/O path (not built yet: off is the only mode)
+  fastpath=on|off  native I/O path, build/devices/nvme_native.so (default on;
+                   NVME_NATIVE=PATH names another); off runs everything in Lua
+  fptiming=on|off  time the native path's stages (counters in the stop line)
   serial=STR       serial number (default PCIEM0001)
   nssr=on|off      advertise NVM Subsystem Reset (default on)
   dbbuf=on|off     offer Doorbell Buffer Config, shadow doorbells (default on)
   --help           this text]]
 
 local function parse_options(args)
-   local o = { size = 2 ^ 30, namespaces = 1, queues = 8, backing = nil, fastpath = false,
+   local o = { size = 2 ^ 30, namespaces = 1, queues = 8, backing = nil, fastpath = true,
+      fptiming = false,
       serial = "PCIEM0001", model = "pciem-lua NVMe controller", firmware = "0.1",
       vendor = 0x1de5, device = 0x4e56, nssr = true, dbbuf = true }
    local function bad(msg) error("nvme: " .. msg .. " (--help lists the options)", 0) end
@@ -72,7 +78,8 @@ local function parse_options(args)
          o.backing = v
       elseif k == "fastpath" then
          o.fastpath = onoff(k, v)
-         if o.fastpath then bad("fastpath=on: the native fast path is not built yet; use fastpath=off") end
+      elseif k == "fptiming" then
+         o.fptiming = onoff(k, v)
       elseif k == "serial" then
          if #v < 1 or #v > 20 or v:find("[^%w%-_.]") then bad("serial=: 1..20 characters of [A-Za-z0-9-_.]") end
          o.serial = v
@@ -126,7 +133,6 @@ function Ctrl:reset_state()
    queues.reset(self)
    self.aers = {}
    self.dbbuf = nil
-   self.cq_dirty = {}
    admin.reset_features(self)
 end
 
@@ -142,17 +148,21 @@ function Ctrl:set_format(ns, lbaf)
    ns.lbaf = lbaf
    ns.lba_size = 2 ^ LBA_FORMATS[lbaf + 1]
    ns.blocks = math.floor(ns.store.size / ns.lba_size)
+   local fp = self.st.ns[ns.id - 1]
+   fp.blocks, fp.lba_shift, fp.store = ns.blocks, LBA_FORMATS[lbaf + 1], ns.store.fp
 end
 
 local vectors = opts.queues + 1
+-- Queues, interrupts, namespaces, counters: FFI state the native path shares.
+local st, st_keep = state.new(opts.queues, vectors, opts.namespaces)
+st.mdts_bytes = 2 ^ MDTS * 4096
+st.timing = opts.fptiming and 1 or 0
 local c = setmetatable({
    opts = opts, regs_mod = regs, queues = queues, vectors = vectors,
    mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = opts.dbbuf,
-   ready = false, enabled = false, intms = 0,
-   smart = { read_cmds = 0, write_cmds = 0, read_blocks = 0, write_blocks = 0 },
+   enabled = false, st = st, st_keep = st_keep, smart = st.smart, stats = st.stats,
    errors = {}, error_count = 0, changed_ns = {}, power_cycles = 1, started_at = os.time(),
-   aers = {}, cq_dirty = {}, ns = {},
-   stats = { commands = 0, doorbells = 0, shadow_tails = 0 },
+   aers = {}, ns = {},
    exec_admin = admin.exec, exec_io = nvio.exec,
 }, Ctrl)
 queues.init(c, opts.queues)
@@ -195,19 +205,50 @@ local dev = pciem.device {
 }
 c.dev = dev
 
+-- The native fast path (devices/nvme_native.c): I/O doorbells served in C on the
+-- same shared state, with the Lua doorbell handler as the fallback for what it defers.
+local native
+if opts.fastpath then
+   local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+   local so = os.getenv("NVME_NATIVE") or (here .. "/../build/devices/nvme_native.so")
+   local f = io.open(so, "rb")
+   if not f then
+      error(("nvme: fastpath=on: the native library %s is missing (`make host` builds it; "
+         .. "NVME_NATIVE=PATH names another, fastpath=off runs all in Lua)"):format(so), 0)
+   end
+   f:close()
+   native = dev:load_native(so)
+end
+
 dev:on_start(function(d)
    c.regs = d.bar[0].u32
    c.enabled = false
-   c.ready = false
+   c.st.ready = 0
    c:reset_state()
    regs.power_on(c)
+   if native then
+      local sym, err = native:symbol("nvme_native_attach")
+      if not sym then error("nvme: fastpath: " .. tostring(err), 0) end
+      local attach = ffi.cast("int (*)(void *, struct nvme_fp_state *)", sym)
+      local rc = attach(native:context(), c.st)
+      if rc ~= 0 then error(("nvme: fastpath: nvme_native_attach refused the state (%d)"):format(rc), 0) end
+   end
 end)
 
 local REG = regs.REG
+local function doorbell(_, off, value) queues.doorbell(c, off, value) end
 dev:on_write(0, { REG.INTMS, 8 }, function(_, off, value) regs.intm_written(c, off, value) end)
 dev:on_write(0, REG.CC, function() regs.cc_written(c) end)
 dev:on_write(0, REG.NSSR, function(_, _, value) regs.nssr_written(c, value) end)
-dev:on_write(0, { REG.DOORBELLS, 0x1000 }, function(_, off, value) queues.doorbell(c, off, value) end)
+if native then
+   -- Admin doorbells stay in Lua; I/O queue doorbells go to C first.
+   dev:on_write(0, { REG.DOORBELLS, 8 }, doorbell)
+   dev:on_write(0, { REG.DOORBELLS + 8, 0x1000 - 8 }, native.nvme_doorbell, doorbell)
+else
+   dev:on_write(0, { REG.DOORBELLS, 0x1000 }, doorbell)
+end
+-- The end of a burst: interrupts held back by coalescing go out.
+dev:on_idle(function() queues.idle(c) end)
 
 -- Stopping the host is a surprise removal for the driver: CSTS.CFS tells it the
 -- controller is gone, so it skips the queue teardown that nobody would answer.
@@ -215,15 +256,39 @@ local stop_device = dev.stop
 function dev.stop(d)
    if d.state == "started" and c.regs then
       regs.fatal(c)
-      local st, k = c.stats, d:counters() or {}
-      c:log(("%d commands, %d doorbell writes, %d tails taken from shadow doorbells, "
-         .. "%d trapped writes, %d interrupts")
-         :format(st.commands, st.doorbells, st.shadow_tails, k.trap_writes or 0,
-            k.irqs_delivered or 0))
+      c:log(c:stats_line(d))
    end
    return stop_device(d)
 end
 
+--- The counters of the stop line (also for the bench helper).
+function Ctrl:stats_line(d)
+   local s, k = self.st.stats, d:counters() or {}
+   local n = tonumber
+   local line = ("%d commands (%d in C), %d doorbell writes (%d deferred to Lua), "
+      .. "%d tails taken from shadow doorbells, %d trapped writes, %d interrupts")
+      :format(n(s.commands), n(s.native_cmds), n(s.doorbells), n(s.deferred),
+         n(s.shadow_tails), k.trap_writes or 0, k.irqs_delivered or 0)
+   if self.st.timing == 1 then
+      local function per(ns, count)
+         count = n(count)
+         return count > 0 and ("%.0f"):format(n(ns) / count) or "-"
+      end
+      line = line .. ("; native ns: %s per SQE fetch (%d DMAs, %d SQEs), %s per data DMA "
+         .. "(%d), %s per CQE DMA (%d for %d CQEs), %s per interrupt (%d), %s per shadow "
+         .. "access (%d)"):format(per(s.ns_fetch, s.sqe_dmas), n(s.sqe_dmas), n(s.sqes),
+         per(s.ns_data, s.data_dmas), n(s.data_dmas), per(s.ns_post, s.cqe_dmas),
+         n(s.cqe_dmas), n(s.cqes), per(s.ns_irq, s.irq_calls), n(s.irq_calls),
+         per(s.ns_shadow, s.shadow_dmas), n(s.shadow_dmas))
+   end
+   return line
+end
+
 dev.nvme = { ctrl = c, options = opts, regs = regs, admin = admin, io = nvio, queues = queues,
-   store = store }
+   store = store, state = state, native = native }
+-- The REPL's register map, when devices/nvme/regmap.lua exists.
+do
+   local ok, regmap = pcall(require, "nvme.regmap")
+   if ok then dev.regmap = regmap end
+end
 return dev

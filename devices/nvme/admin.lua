@@ -33,6 +33,9 @@ function M.reset_features(c)
    c.temp_over, c.temp_under = 0x157, 0
    c.irq_config = {}		-- vector -> Coalescing Disable bit
    c.nq_sq, c.nq_cq = c.maxq, c.maxq	-- allocated I/O queues
+   -- What the interrupt path applies lives in the shared state.
+   c.st.coal_thr, c.st.coal_time = 0, 0
+   for v = 0, c.nvec - 1 do c.vec[v].cd = 0 end
 end
 
 ---------------------------------------------------------------------------
@@ -236,6 +239,7 @@ local function set_features(c, sqe)
       local iv = band(dw11, 0xffff)
       if iv >= c.vectors then return S.INVALID_FIELD end
       c.irq_config[iv] = band(dw11, 0x10000) ~= 0 or nil
+      c.vec[iv].cd = c.irq_config[iv] and 1 or 0
       return 0
    elseif fid == FID.POWER then
       if band(dw11, 0x1f) ~= 0 then return S.INVALID_FIELD end	-- one power state
@@ -243,6 +247,10 @@ local function set_features(c, sqe)
       return 0
    elseif fid == FID.VWC then
       c.features[fid] = band(dw11, 1)
+      return 0
+   elseif fid == FID.IRQ_COALESCE then
+      c.features[fid] = band(dw11, 0xffff)
+      c.st.coal_thr, c.st.coal_time = band(dw11, 0xff), band(rshift(dw11, 8), 0xff)
       return 0
    elseif c.features[fid] then
       c.features[fid] = dw11
@@ -262,8 +270,8 @@ local function log_smart(c)
    put8(c, 0, 0)					-- critical warning
    put16(c, 1, 313)					-- 40 C
    put8(c, 3, 100); put8(c, 4, 10); put8(c, 5, 0)
-   u128(c, 32, math.ceil(s.read_blocks / 1000))	-- data units: 1000 x 512 bytes
-   u128(c, 48, math.ceil(s.write_blocks / 1000))
+   u128(c, 32, math.ceil(tonumber(s.read_blocks) / 1000))	-- data units: 1000 x 512 bytes
+   u128(c, 48, math.ceil(tonumber(s.write_blocks) / 1000))
    u128(c, 64, s.read_cmds); u128(c, 80, s.write_cmds)
    u128(c, 96, 0)
    u128(c, 112, c.power_cycles)
@@ -379,6 +387,7 @@ local function dbbuf(c, sqe)
       return S.INVALID_FIELD
    end
    c.dbbuf = { shadow = shadow, eventidx = eventidx }
+   c.st.db_shadow, c.st.db_eventidx = shadow, eventidx
    return 0
 end
 

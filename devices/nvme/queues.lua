@@ -1,48 +1,41 @@
 -- SPDX-License-Identifier: MIT
--- Submission and completion queue state (FFI structs, so a native fast path can share
--- it later), SQE fetch by DMA, CQE posting with the phase bit, interrupts, doorbells.
+-- Submission and completion queue state (FFI structs shared with the native fast
+-- path, fastpath.h), SQE fetch by DMA, CQE posting with the phase bit, interrupts
+-- with coalescing, doorbells, shadow doorbells.
 local ffi = require("ffi")
 local bit = require("bit")
+require("nvme.state")	-- the shared structs' cdef
 local band, bor, lshift, rshift = bit.band, bit.bor, bit.lshift, bit.rshift
-
-pcall(ffi.cdef, [[
-struct nvme_lua_sq {
-	uint64_t base;		/* bus address of entry 0 */
-	uint32_t size;		/* entries */
-	uint32_t head, tail;
-	uint16_t cqid;
-	uint8_t valid, stalled;	/* stalled: waiting for room in its CQ */
-};
-struct nvme_lua_cq {
-	uint64_t base;
-	uint32_t size;
-	uint32_t head, tail;
-	uint16_t iv;		/* interrupt vector */
-	uint8_t valid, ien, phase, sqs;	/* sqs: SQs attached */
-};
-]])
 
 local M = {}
 local shadow_sq
 
 local SQE_SIZE, CQE_SIZE = 64, 16
+local STALL_LUA = ffi.C.NVME_FP_STALL_LUA
 local FETCH_MAX = 64			-- SQEs fetched per DMA
 
---- Allocate queue state for queue ids 0..maxq on controller `c`.
+--- Queue state for queue ids 0..maxq on controller `c`, in its shared state c.st.
 function M.init(c, maxq)
    c.maxq = maxq
-   c.sq = ffi.new("struct nvme_lua_sq[?]", maxq + 1)
-   c.cq = ffi.new("struct nvme_lua_cq[?]", maxq + 1)
+   c.sq = c.st.sq
+   c.cq = c.st.cq
+   c.vec = c.st.vec
+   c.nvec = c.st.nvec
    c.sqe_buf = ffi.new("uint8_t[?]", SQE_SIZE * FETCH_MAX)
    c.cqe = ffi.new("uint32_t[4]")
-   c.intx_on = false
+   c.vec_dirty = {}
 end
 
---- Forget every queue (controller reset).
+--- Forget every queue and owed interrupt (controller reset).
 function M.reset(c)
-   ffi.fill(c.sq, ffi.sizeof("struct nvme_lua_sq") * (c.maxq + 1), 0)
-   ffi.fill(c.cq, ffi.sizeof("struct nvme_lua_cq") * (c.maxq + 1), 0)
-   if c.intx_on then c.intx_on = false; c.dev:intx(false) end
+   local st = c.st
+   ffi.fill(c.sq, ffi.sizeof("struct nvme_fp_sq") * (c.maxq + 1), 0)
+   ffi.fill(c.cq, ffi.sizeof("struct nvme_fp_cq") * (c.maxq + 1), 0)
+   for v = 0, c.nvec - 1 do c.vec[v].count, c.vec[v].owed = 0, 0 end
+   c.vec_dirty = {}
+   st.db_shadow, st.db_eventidx = 0, 0
+   if st.intx_on == 1 then st.intx_on = 0; c.dev:intx(false) end
+   st.intx_mode = 0
 end
 
 function M.create_sq(c, qid, base, size, cqid)
@@ -88,19 +81,31 @@ local function cq_has_room(c, cqid)
    end
 end
 
---- Signal CQ `cq` to the driver: MSI-X/MSI vector, or INTx when neither is enabled.
-local function interrupt(c, cq)
-   if cq.ien == 0 then return end
-   local ok = c.dev:irq(cq.iv)
+--- Raise vector `v` now: MSI-X/MSI, or INTx when neither is enabled.
+local function raise(c, v)
+   local st, vec = c.st, c.vec[v]
+   vec.owed, vec.count = 0, 0
+   st.stats.irqs = st.stats.irqs + 1
+   local ok = c.dev:irq(v)
    if ok == nil then
       -- No MSI/MSI-X: the pin, unless the driver masked it with INTMS.
-      if band(c.intms, 1) == 0 and not c.intx_on then
-         c.intx_on = true
+      st.intx_mode = 1
+      if band(st.intms, 1) == 0 and st.intx_on == 0 then
+         st.intx_on = 1
          c.dev:intx(true)
       end
+   else
+      st.intx_mode = 0
    end
 end
-M.interrupt = interrupt
+M.raise = raise
+
+-- Whether completions on vector `v` aggregate (Interrupt Coalescing set, the vector's
+-- Coalescing Disable clear; never the admin vector 0).
+local function coalesced(c, v)
+   local st = c.st
+   return v ~= 0 and (st.coal_thr ~= 0 or st.coal_time ~= 0) and c.vec[v].cd == 0
+end
 
 --- Post one completion to CQ `cqid`: dw0 result, sq head/id, cid, status field
 --- (bits 15:1 of dw3's upper half as the spec lays it out: SC | SCT << 8 | DNR << 14).
@@ -113,6 +118,8 @@ function M.post(c, cqid, result, sqhd, sqid, cid, status)
    e[1] = 0
    e[2] = bor(sqhd, lshift(sqid, 16))
    e[3] = bor(cid, lshift(cq.phase, 16), lshift(status, 17))
+   local hook = c.fault_cqe
+   if hook then hook(c, cqid, e) end
    local ok = c.dev:dma_write(cq.base + cq.tail * CQE_SIZE, e, CQE_SIZE)
    if not ok then
       c:fatal(("CQ %d: completion at 0x%x not writable"):format(cqid, tonumber(cq.base)))
@@ -120,17 +127,47 @@ function M.post(c, cqid, result, sqhd, sqid, cid, status)
    end
    cq.tail = cq.tail + 1
    if cq.tail == cq.size then cq.tail = 0; cq.phase = 1 - cq.phase end
-   c.cq_dirty[cqid] = true
+   if cq.ien == 1 then
+      local v = cq.iv
+      local vec = c.vec[v]
+      vec.owed, vec.count = 1, vec.count + 1
+      c.vec_dirty[v] = true
+   end
    return true
 end
 
---- Raise the interrupts of the CQs posted to since the last call.
+--- After a batch: raise the vectors posted to, except those that aggregate and
+--- have not reached the threshold (they wait for the end of the burst, M.idle).
 function M.flush_irqs(c)
-   for cqid in pairs(c.cq_dirty) do
-      c.cq_dirty[cqid] = nil
-      local cq = c.cq[cqid]
-      if cq.valid == 1 then interrupt(c, cq) end
+   local thr = c.st.coal_thr
+   for v in pairs(c.vec_dirty) do
+      c.vec_dirty[v] = nil
+      local vec = c.vec[v]
+      if vec.owed == 1 and (not coalesced(c, v) or vec.count > thr) then raise(c, v) end
    end
+end
+
+--- The end of a burst (dev:on_idle): SQs the native path handed over outside a
+--- doorbell run here; then every owed interrupt goes out, the native path's
+--- included. Interrupt Coalescing's aggregation time ends here.
+function M.idle(c)
+   local st = c.st
+   if st.lua_kick ~= 0 then
+      st.lua_kick = 0
+      for q = 1, c.maxq do
+         local sq = c.sq[q]
+         if sq.valid == 1 and sq.stalled == STALL_LUA then
+            sq.stalled = 0
+            M.process_sq(c, q)
+            if c.dbbuf and sq.stalled == 0 then shadow_sq(c, q) end
+         end
+      end
+   end
+   local vec = c.vec
+   for v = 0, c.nvec - 1 do
+      if vec[v].owed == 1 then raise(c, v) end
+   end
+   c.vec_dirty = {}
 end
 
 --- Run SQ `qid` from its head to its tail: fetch, execute (`exec(c, sqid, sqe)`
@@ -138,7 +175,8 @@ end
 function M.process_sq(c, qid)
    local sq = c.sq[qid]
    local exec = qid == 0 and c.exec_admin or c.exec_io
-   while sq.valid == 1 and sq.head ~= sq.tail and c.ready do
+   local st = c.st
+   while sq.valid == 1 and sq.head ~= sq.tail and st.ready == 1 do
       local cq = c.cq[sq.cqid]
       if not cq_has_room(c, sq.cqid) then sq.stalled = 1; break end
       sq.stalled = 0
@@ -151,20 +189,30 @@ function M.process_sq(c, qid)
          return
       end
       for i = 0, run - 1 do
-         if sq.valid == 0 or not c.ready then return end
+         if sq.valid == 0 or st.ready == 0 then return end
          local sqe = ffi.cast("uint32_t *", c.sqe_buf + i * SQE_SIZE)
          local cid = rshift(sqe[0], 16)
          sq.head = sq.head + 1
          if sq.head == sq.size then sq.head = 0 end
-         -- A bug in a command's model must not take the controller down: the
-         -- command fails with Internal Error and the queue goes on.
-         local ok, status, result = pcall(exec, c, qid, sqe)
-         if not ok then
-            c:log(("SQ %d: opcode 0x%02x failed in the model: %s")
-               :format(qid, band(sqe[0], 0xff), tostring(status)))
-            status, result = 0x06, 0
+         local ok, status, result = true, nil, nil
+         -- Fault injection (issue 5): nil runs the command, false swallows it,
+         -- a number completes it with that status instead.
+         local fault = c.fault_cmd
+         local r
+         if fault then r = fault(c, qid, sqe) end
+         if r == nil then
+            -- A bug in a command's model must not take the controller down: the
+            -- command fails with Internal Error and the queue goes on.
+            ok, status, result = pcall(exec, c, qid, sqe)
+            if not ok then
+               c:log(("SQ %d: opcode 0x%02x failed in the model: %s")
+                  :format(qid, band(sqe[0], 0xff), tostring(status)))
+               status, result = 0x06, 0
+            end
+         elseif r ~= false then
+            status, result = r, 0
          end
-         c.stats.commands = c.stats.commands + 1
+         st.stats.commands = st.stats.commands + 1
          if status then
             if status ~= 0 then c:log_error(qid, cid, status, sqe) end
             if not M.post(c, sq.cqid, result or 0, sq.head, qid, cid, status) then
@@ -195,7 +243,7 @@ function shadow_sq(c, qid)
       local tail = c.dev:dma_read32(db.shadow + qid * 8)
       if not tail or tail >= sq.size or tail == sq.tail then return end
       sq.tail = tail
-      c.stats.shadow_tails = c.stats.shadow_tails + 1
+      c.st.stats.shadow_tails = c.st.stats.shadow_tails + 1
       M.process_sq(c, qid)
       if sq.stalled == 1 then return end
    end
@@ -203,8 +251,9 @@ end
 
 --- A doorbell write at `off` (0x1000 + ...) with `value`.
 function M.doorbell(c, off, value)
-   if not c.ready then return end
-   c.stats.doorbells = c.stats.doorbells + 1
+   local st = c.st
+   if st.ready == 0 then return end
+   st.stats.doorbells = st.stats.doorbells + 1
    local idx = rshift(off - 0x1000, 2)
    local qid, is_cq = rshift(idx, 1), band(idx, 1) == 1
    if qid > c.maxq then return c:bad_doorbell(off, value, "no such queue") end
@@ -221,7 +270,7 @@ function M.doorbell(c, off, value)
          c.dev:dma_write32(c.dbbuf.eventidx + qid * 8 + 4, value)
       end
       cq.head = value
-      if c.intx_on then M.update_intx(c) end
+      if st.intx_on == 1 then M.update_intx(c) end
       -- SQs that waited for room go on.
       for s = 0, c.maxq do
          local sq = c.sq[s]
@@ -247,14 +296,32 @@ function M.doorbell(c, off, value)
    M.flush_irqs(c)
 end
 
---- Drop INTx once no CQ with interrupts enabled holds unconsumed entries.
-function M.update_intx(c)
+-- Whether a CQ with interrupts enabled holds entries the driver has not consumed.
+local function unconsumed(c)
    for q = 0, c.maxq do
       local cq = c.cq[q]
-      if cq.valid == 1 and cq.ien == 1 and cq.head ~= cq.tail then return end
+      if cq.valid == 1 and cq.ien == 1 and cq.head ~= cq.tail then return true end
    end
-   c.intx_on = false
+   return false
+end
+
+--- Drop INTx once no CQ with interrupts enabled holds unconsumed entries.
+function M.update_intx(c)
+   if unconsumed(c) then return end
+   c.st.intx_on = 0
    c.dev:intx(false)
+end
+
+--- INTMS/INTMC changed: a set mask drops the pin; a cleared one brings it back
+--- for completions that arrived while it was masked.
+function M.intx_mask_changed(c)
+   local st = c.st
+   if band(st.intms, 1) ~= 0 then
+      if st.intx_on == 1 then st.intx_on = 0; c.dev:intx(false) end
+   elseif st.intx_on == 0 and st.intx_mode == 1 and unconsumed(c) then
+      st.intx_on = 1
+      c.dev:intx(true)
+   end
 end
 
 return M

@@ -74,14 +74,14 @@ function M.power_on(c)
    local lo, hi = M.cap(c.opts.nssr)
    set_u32(c, REG.CAP, lo); set_u32(c, REG.CAP + 4, hi)
    set_u32(c, REG.VS, M.VERSION)
-   c.intms = 0
+   c.st.intms = 0
 end
 
 --- Controller reset (CC.EN 1 -> 0, or NSSR): queues, held commands, status go.
 function M.controller_reset(c)
-   c.ready = false
+   c.st.ready = 0
    c:reset_state()
-   c.intms = 0
+   c.st.intms = 0
    set_u32(c, REG.INTMS, 0); set_u32(c, REG.INTMC, 0)
    local csts = u32(c, REG.CSTS)
    set_u32(c, REG.CSTS, band(csts, bor(lshift(3, CSTS_SHST_SHIFT), CSTS_NSSRO)))
@@ -120,11 +120,12 @@ local function enable(c, cc)
    end
    local aqa = u32(c, REG.AQA)
    c.page = lshift(1, 12 + band(rshift(cc, 7), 0xf))
+   c.st.page = c.page
    local asq = u32(c, REG.ASQ + 4) * 0x100000000 + u32(c, REG.ASQ)
    local acq = u32(c, REG.ACQ + 4) * 0x100000000 + u32(c, REG.ACQ)
    c.queues.create_cq(c, 0, acq, band(rshift(aqa, 16), 0xfff) + 1, 0, true)
    c.queues.create_sq(c, 0, asq, band(aqa, 0xfff) + 1, 0)
-   c.ready = true
+   c.st.ready = 1
    -- A new enable ends a shutdown state.
    local csts = band(u32(c, REG.CSTS), bit.bnot(lshift(3, CSTS_SHST_SHIFT)))
    set_u32(c, REG.CSTS, bor(csts, CSTS_RDY))
@@ -139,7 +140,7 @@ function M.cc_written(c)
    if shn ~= 0 and band(rshift(csts, CSTS_SHST_SHIFT), 3) ~= SHST_COMPLETE then
       -- Shutdown: nothing is cached beyond the store, so it completes at once.
       c:flush_all()
-      c.ready = false
+      c.st.ready = 0
       set_u32(c, REG.CSTS, bor(band(csts, bit.bnot(lshift(3, CSTS_SHST_SHIFT))),
          lshift(SHST_COMPLETE, CSTS_SHST_SHIFT)))
    end
@@ -158,10 +159,13 @@ end
 
 --- INTMS / INTMC: set or clear bits of the pin/MSI interrupt mask; both read the mask.
 function M.intm_written(c, off, value)
-   if off == REG.INTMS then c.intms = bor(c.intms, value)
-   else c.intms = band(c.intms, bit.bnot(value)) end
-   set_u32(c, REG.INTMS, c.intms); set_u32(c, REG.INTMC, c.intms)
-   if c.intx_on and band(c.intms, 1) ~= 0 then c.intx_on = false; c.dev:intx(false) end
+   local st = c.st
+   local mask = st.intms
+   if off == REG.INTMS then mask = bor(mask, value)
+   else mask = band(mask, bit.bnot(value)) end
+   st.intms = mask
+   set_u32(c, REG.INTMS, mask); set_u32(c, REG.INTMC, mask)
+   c.queues.intx_mask_changed(c)
 end
 
 --- NSSR: the magic value resets the subsystem (and reports it in CSTS.NSSRO).
@@ -176,7 +180,7 @@ end
 
 --- A fatal controller error: CSTS.CFS, processing stops until reset.
 function M.fatal(c)
-   c.ready = false
+   c.st.ready = 0
    set_u32(c, REG.CSTS, bor(u32(c, REG.CSTS), CSTS_CFS))
 end
 

@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- Backing store of one namespace: RAM allocated lazily in chunks (a 1 GiB disk costs
--- what is written), or a file read and written in place with pread/pwrite.
+-- what is written), or a file read and written in place with pread/pwrite. Both are
+-- described by a struct nvme_fp_store (fastpath.h) the native fast path uses too.
 local ffi = require("ffi")
+local state = require("nvme.state")
 
 local function declare(decl) pcall(ffi.cdef, decl) end
 declare("void *calloc(size_t nmemb, size_t size);")
@@ -17,10 +19,11 @@ declare("int fsync(int fd);")
 declare("char *strerror(int errnum);")
 local C = ffi.C
 
-local CHUNK_SHIFT = 18			-- 256 KiB chunks
+local CHUNK_SHIFT = state.CHUNK_SHIFT	-- 256 KiB chunks
 local CHUNK = 2 ^ CHUNK_SHIFT
 local O_RDWR, O_CREAT = 2, 64
 local u8p = ffi.typeof("uint8_t *")
+local u8pp = ffi.typeof("uint8_t **")
 
 local function errno_msg() return ffi.string(C.strerror(ffi.errno())) end
 
@@ -30,6 +33,7 @@ local function errno_msg() return ffi.string(C.strerror(ffi.errno())) end
 local Ram = {}
 Ram.__index = Ram
 
+-- The chunk table is calloc'ed memory C shares: chunks[idx] is NULL for a hole.
 local function chunk_of(self, idx, create)
    local p = self.chunks[idx]
    if p == nil and create then
@@ -37,7 +41,7 @@ local function chunk_of(self, idx, create)
       if p == nil then error("nvme store: out of memory", 0) end
       p = ffi.cast(u8p, p)
       self.chunks[idx] = p
-      self.allocated = self.allocated + CHUNK
+      self.fp.allocated = self.fp.allocated + CHUNK
    end
    return p
 end
@@ -71,7 +75,7 @@ function Ram:write(off, buf, len)
          local p = self.chunks[idx]
          if p ~= nil then
             if n == CHUNK then
-               C.free(p); self.chunks[idx] = nil; self.allocated = self.allocated - CHUNK
+               C.free(p); self.chunks[idx] = nil; self.fp.allocated = self.fp.allocated - CHUNK
             else
                ffi.fill(p + in_off, n, 0)
             end
@@ -86,10 +90,24 @@ end
 function Ram:zero(off, len) return self:write(off, nil, len) end
 function Ram:flush() return true end
 
-function Ram:close()
-   for idx, p in pairs(self.chunks) do C.free(p); self.chunks[idx] = nil end
-   self.allocated = 0
+-- Free every chunk and the table (idempotent; also when the store is collected).
+local function ram_free(fp)
+   local chunks = fp.chunks
+   if chunks == nil then return end
+   for idx = 0, tonumber(fp.nchunks) - 1 do
+      if chunks[idx] ~= nil then C.free(chunks[idx]) end
+   end
+   C.free(chunks)
+   fp.chunks, fp.nchunks, fp.allocated = nil, 0, 0
 end
+
+function Ram:close()
+   ram_free(self.fp)
+   self.chunks = nil
+end
+
+--- Bytes of RAM the store holds.
+function Ram:allocated() return tonumber(self.fp.allocated) end
 
 ---------------------------------------------------------------------------
 -- File store
@@ -137,16 +155,32 @@ function File:flush()
 end
 
 function File:close()
-   if self.fd >= 0 then C.close(self.fd); self.fd = -1 end
+   if self.fd >= 0 then C.close(self.fd); self.fd = -1; self.fp.fd = -1 end
 end
+
+function File:allocated() return 0 end
 
 ---------------------------------------------------------------------------
 
 local M = { CHUNK = CHUNK }
 
+-- The shared description, freed (with a RAM store's chunks) when collected.
+local function new_fp(size)
+   local fp = ffi.gc(ffi.cast("struct nvme_fp_store *", C.calloc(1, ffi.sizeof("struct nvme_fp_store"))),
+      function(p) ram_free(p); C.free(p) end)
+   if fp == nil then error("nvme store: out of memory", 0) end
+   fp.size, fp.fd = size, -1
+   return fp
+end
+
 --- A RAM store of `size` bytes.
 function M.ram(size)
-   return setmetatable({ kind = "ram", size = size, chunks = {}, allocated = 0 }, Ram)
+   local fp = new_fp(size)
+   local n = math.ceil(size / CHUNK)
+   local chunks = C.calloc(n, ffi.sizeof("uint8_t *"))
+   if chunks == nil then error("nvme store: out of memory for the chunk table", 0) end
+   fp.chunks, fp.nchunks = ffi.cast(u8pp, chunks), n
+   return setmetatable({ kind = "ram", size = size, fp = fp, chunks = fp.chunks }, Ram)
 end
 
 --- A file store of `size` bytes at `path` (created, or grown to size; never shrunk).
@@ -162,7 +196,9 @@ function M.file(path, size)
       return nil, ("backing file %s: cannot size it to %d bytes: %s"):format(path, size, msg)
    end
    local zero_len = 1048576
-   return setmetatable({ kind = "file", path = path, size = size, fd = fd,
+   local fp = new_fp(size)
+   fp.fd = fd
+   return setmetatable({ kind = "file", path = path, size = size, fd = fd, fp = fp,
       zeroes = ffi.new("uint8_t[?]", zero_len), zero_len = zero_len }, File)
 end
 
