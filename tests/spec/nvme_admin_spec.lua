@@ -39,7 +39,7 @@ end
 local function u8(s, o) return s:byte(o + 1) end
 local function le(s, o, n) return nvmehost.le(ffi.cast("const uint8_t *", s), o, n) end
 
-describe("nvme admin", function()
+fx.each_mode("nvme admin", function()
    after_each(stop)
 
    describe("features", function()

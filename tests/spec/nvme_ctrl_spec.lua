@@ -39,7 +39,7 @@ local function ready(n, ...)
    return h
 end
 
-describe("nvme controller", function()
+fx.each_mode("nvme controller", function()
    after_each(stop)
 
    describe("description and options", function()

@@ -37,7 +37,7 @@ local function still_works()
    assert.equal("success", select(2, h:identify(1, 0)).name)
 end
 
-describe("nvme errors", function()
+fx.each_mode("nvme errors", function()
    after_each(stop)
 
    describe("generic", function()

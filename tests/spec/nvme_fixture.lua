@@ -9,10 +9,33 @@ local helper = require("helper")
 local M = {}
 
 M.SCRIPT = helper.top .. "/devices/nvme.lua"
+M.NATIVE = helper.top .. "/build/devices/nvme_native.so"
+
+--- The I/O modes to run: the native fast path (when built) and all-Lua.
+function M.modes()
+   local f = io.open(M.NATIVE, "rb")
+   if f then f:close(); return { "fastpath=on", "fastpath=off" } end
+   return { "fastpath=off" }
+end
+
+--- describe(name, body) once per mode of M.modes(): every M.start in it gets
+--- the mode's option first (a test's own fastpath= still wins).
+function M.each_mode(name, body)
+   local env = getfenv(2)	-- busted's functions live in the spec file's environment
+   for _, mode in ipairs(M.modes()) do
+      env.describe(("%s [%s]"):format(name, mode), function()
+         env.before_each(function() M.mode_arg = mode end)
+         env.after_each(function() M.mode_arg = nil end)
+         body(mode)
+      end)
+   end
+end
 
 --- Start the model with script arguments `...`; returns dev, its OS side and a host driver.
 function M.start(...)
-   local dev = pciem.load(M.SCRIPT, ...)
+   local dev
+   if M.mode_arg then dev = pciem.load(M.SCRIPT, M.mode_arg, ...)
+   else dev = pciem.load(M.SCRIPT, ...) end
    assert(dev:start("sim"))
    local osim = sim.new(dev)
    return dev, osim, nvmehost.new(osim)
