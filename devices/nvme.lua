@@ -210,13 +210,21 @@ c.dev = dev
 local native
 if opts.fastpath then
    local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-   local so = os.getenv("NVME_NATIVE") or (here .. "/../build/devices/nvme_native.so")
-   local f = io.open(so, "rb")
-   if not f then
-      error(("nvme: fastpath=on: the native library %s is missing (`make host` builds it; "
-         .. "NVME_NATIVE=PATH names another, fastpath=off runs all in Lua)"):format(so), 0)
+   -- The build tree's library, or the installed layout's (bin/ beside devices/, as
+   -- in the test guest); NVME_NATIVE names it explicitly.
+   local env = os.getenv("NVME_NATIVE")
+   local candidates = env and { env }
+      or { here .. "/../build/devices/nvme_native.so", here .. "/../bin/nvme_native.so" }
+   local so
+   for _, path in ipairs(candidates) do
+      local f = io.open(path, "rb")
+      if f then f:close(); so = path; break end
    end
-   f:close()
+   if not so then
+      error(("nvme: fastpath=on: the native library %s is missing (`make host` builds it; "
+         .. "NVME_NATIVE=PATH names another, fastpath=off runs all in Lua)")
+         :format(table.concat(candidates, " or ")), 0)
+   end
    native = dev:load_native(so)
 end
 
