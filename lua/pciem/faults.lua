@@ -571,7 +571,29 @@ end
 
 local POLICY_NAME = { [0] = "memory", [1] = "posted", [2] = "sync" }
 
--- The described policy of every dword of BAR `b`: array [dword] = 0|1|2.
+-- Policies the device itself set while running (dev:set_policy), so that an
+-- unload restores those rather than the description's: the method is wrapped
+-- once to keep a record in dev._policy_log (our own calls are not recorded).
+do
+   local Device = require("pciem.device").Device
+   if not rawget(Device, "_policy_recorded") then
+      local set_policy = Device.set_policy
+      Device._policy_recorded = true
+      Device.set_policy = function(self, bar, offset, length, name)
+         local ok, err = set_policy(self, bar, offset, length, name)
+         if ok and not rawget(self, "_faults_setting") then
+            local log = rawget(self, "_policy_log") or {}
+            self._policy_log = log
+            log[#log + 1] = { bar = bar, offset = offset, length = length,
+               policy = desc.policy_names[name] }
+         end
+         return ok, err
+      end
+   end
+end
+
+-- The policy of every dword of BAR `bar` as the device set it (description,
+-- then its own set_policy calls): array [dword] = 0|1|2.
 local function described(dev, bar)
    local b = dev.desc.bars[bar]
    local n = math.floor(b.size / 4)
@@ -579,6 +601,13 @@ local function described(dev, bar)
    for i = 0, n - 1 do pol[i] = 1 end
    for _, r in ipairs(b.policy or {}) do
       for i = r.offset / 4, (r.offset + r.length) / 4 - 1 do pol[i] = r.policy end
+   end
+   for _, r in ipairs(rawget(dev, "_policy_log") or {}) do
+      if r.bar == bar then
+         for i = math.floor(r.offset / 4), math.min(n, math.ceil((r.offset + r.length) / 4)) - 1 do
+            pol[i] = r.policy
+         end
+      end
    end
    return pol
 end
@@ -660,7 +689,9 @@ local function apply_policies(dev, st)
             if t and t ~= current(i) then
                local j = i
                while j + 1 < n and target(j + 1) == t and current(j + 1) ~= t do j = j + 1 end
+               dev._faults_setting = true
                local ok, err = dev:set_policy(bar, i * 4, (j - i + 1) * 4, POLICY_NAME[t])
+               dev._faults_setting = nil
                if not ok then return nil, ("bars[%d] 0x%x+0x%x: %s"):format(bar, i * 4, (j - i + 1) * 4, err) end
                i = j + 1
             else
@@ -703,7 +734,7 @@ local function remove(dev, st, spec)
    local ok, err = apply_policies(dev, st)
    if not ok then io.stderr:write("faults: removal: ", err, "\n") end
    local c = nvme_ctrl(dev)
-   if c then c.ready = false end
+   if c then nvme.halt(c) end
    if dev.backend == "kernel" then
       sleep_ms(spec.after_ms)
       io.stderr:write("faults: surprise removal: stopping the host\n")

@@ -225,9 +225,25 @@ local function data_dir(opc)
    return nil
 end
 
+-- The fast path's flag (devices/nvme/fastpath.h, struct nvme_fp_state, as c.st):
+-- while set, the native side defers every I/O doorbell to the Lua model.
 local function set_lua_only(c, v)
-   if c.fp == nil then return end
-   pcall(function() c.fp.lua_only = v end)
+   for _, k in ipairs({ "st", "fp" }) do
+      local s = rawget(c, k)
+      if type(s) == "cdata" or type(s) == "table" then
+         if pcall(function() s.lua_only = v end) then return end
+      end
+   end
+end
+
+--- Stop the controller from processing commands (surprise removal).
+function M.halt(c)
+   local s = rawget(c, "st")
+   if type(s) == "cdata" then
+      pcall(function() s.ready = 0 end)
+   else
+      c.ready = false
+   end
 end
 
 --- Install the controller hooks for the fault core `core` (pciem.faults).
