@@ -226,6 +226,7 @@ if opts.fastpath then
          :format(table.concat(candidates, " or ")), 0)
    end
    native = dev:load_native(so)
+   c.native = native
 end
 
 dev:on_start(function(d)

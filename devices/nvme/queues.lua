@@ -162,6 +162,8 @@ function M.idle(c)
             if c.dbbuf and sq.stalled == 0 then shadow_sq(c, q) end
          end
       end
+   elseif c.native then
+      return	-- the native idle function, run just before, raised what was owed
    end
    local vec = c.vec
    for v = 0, c.nvec - 1 do
