@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * pciem-lua: run a PCIe device described in Lua. Parses the command line,
- * sets up signals and the Lua state, and hands over to lua/pciem/host.lua.
+ * pciem-lua: run a PCIe device described in Lua, or list / attach to running
+ * ones. Parses the command line, sets up signals and the Lua state, and hands
+ * over to lua/pciem/host.lua.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,12 +29,22 @@ enum {
 	EXIT_BACKEND = 3,	/* backend unavailable, or the kernel refused the device */
 };
 
+#define MAX_FAULT_PLANS 32
+
 struct options {
+	const char *command;	/* "run", "list", "attach", "trace-summary" */
 	const char *backend;
 	const char *script;
+	const char *target;	/* attach: NAME or PID */
+	const char *eval;	/* attach -e CHUNK */
+	const char *file;	/* trace-summary FILE */
+	const char *trace;	/* --trace FILE */
+	const char *faults[MAX_FAULT_PLANS];
+	int nfaults;
 	int dump;
 	int check;
 	int verbose;
+	int interactive;
 	int nargs;
 	char **args;
 };
@@ -42,11 +53,18 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pciem-lua [OPTIONS] SCRIPT.lua [ARGS...]\n"
+		"       pciem-lua list\n"
+		"       pciem-lua attach NAME|PID [-e LUA]\n"
+		"       pciem-lua trace-summary FILE\n"
 		"Run the PCIe device SCRIPT.lua describes until SIGINT or SIGTERM.\n"
-		"ARGS reach the script as `...`.\n"
+		"ARGS reach the script as `...`. `list` shows the running devices,\n"
+		"`attach` opens a REPL on one (-e: run one chunk and print the result).\n"
 		"\n"
 		"  -b, --backend=NAME  kernel (default): a real device through /dev/pciem\n"
 		"                      sim: an in-process bus, no kernel needed\n"
+		"  -i, --interactive   a REPL on the terminal while the device runs\n"
+		"  --faults=PLAN.lua   load a fault plan once started (repeatable)\n"
+		"  --trace=FILE        record every access, DMA and interrupt as JSON lines\n"
 		"  -d, --dump          print a decoded config space dump once started\n"
 		"  -c, --check         validate the description and exit (no backend)\n"
 		"  -v, --verbose       Lua tracebacks and debug messages\n"
@@ -55,7 +73,7 @@ static void usage(FILE *out)
 		"\n"
 		"Exit status: 0 ok, 1 script or description error, 2 usage error,\n"
 		"3 backend unavailable or the kernel refused the device.\n"
-		"See docs/cli.md and docs/lua-api.md.\n");
+		"See docs/cli.md, docs/repl.md and docs/lua-api.md.\n");
 }
 
 static int print_version(void)
@@ -76,17 +94,72 @@ static int print_version(void)
 	return EXIT_OK;
 }
 
+/* An option's value: "--name=value" or "--name value". NULL: none given. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (!strncmp(a, name, n) && a[n] == '=')
+		return a + n + 1;
+	if (*i + 1 == argc) {
+		pl_log(PL_LOG_ERR, "%s needs a value", name);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/* The words after a subcommand. Returns -1 to go on, else the exit code. */
+static int parse_subcommand(int argc, char **argv, int i, struct options *o)
+{
+	const char *cmd = argv[i];
+	int rest = argc - i - 1;
+
+	o->command = cmd;
+	if (!strcmp(cmd, "list")) {
+		if (rest) {
+			pl_log(PL_LOG_ERR, "list takes no arguments");
+			return EXIT_USAGE;
+		}
+		return -1;
+	}
+	if (!strcmp(cmd, "trace-summary")) {
+		if (rest != 1) {
+			pl_log(PL_LOG_ERR, "usage: pciem-lua trace-summary FILE");
+			return EXIT_USAGE;
+		}
+		o->file = argv[i + 1];
+		return -1;
+	}
+	/* attach NAME|PID [-e LUA] */
+	if (rest == 1 || (rest == 3 && (!strcmp(argv[i + 2], "-e") ||
+					!strcmp(argv[i + 2], "--eval")))) {
+		o->target = argv[i + 1];
+		o->eval = rest == 3 ? argv[i + 3] : NULL;
+		return -1;
+	}
+	pl_log(PL_LOG_ERR, "usage: pciem-lua attach NAME|PID [-e LUA]");
+	return EXIT_USAGE;
+}
+
+static int is_subcommand(const char *a)
+{
+	return !strcmp(a, "list") || !strcmp(a, "attach") || !strcmp(a, "trace-summary");
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	int i;
+	int i, forced = 0;
 
 	o->backend = "kernel";
+	o->command = "run";
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (!strcmp(a, "--")) {
 			i++;
+			forced = 1;
 			break;
 		}
 		if (a[0] != '-' || !a[1])
@@ -102,6 +175,22 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->check = 1;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			o->verbose = 1;
+		} else if (!strcmp(a, "-i") || !strcmp(a, "--interactive")) {
+			o->interactive = 1;
+		} else if (!strncmp(a, "--faults", 8) && (!a[8] || a[8] == '=')) {
+			const char *v = option_value(argc, argv, &i, "--faults");
+
+			if (!v)
+				return EXIT_USAGE;
+			if (o->nfaults == MAX_FAULT_PLANS) {
+				pl_log(PL_LOG_ERR, "at most %d --faults plans", MAX_FAULT_PLANS);
+				return EXIT_USAGE;
+			}
+			o->faults[o->nfaults++] = v;
+		} else if (!strncmp(a, "--trace", 7) && (!a[7] || a[7] == '=')) {
+			o->trace = option_value(argc, argv, &i, "--trace");
+			if (!o->trace)
+				return EXIT_USAGE;
 		} else if (!strncmp(a, "--backend=", 10)) {
 			o->backend = a + 10;
 		} else if (!strcmp(a, "-b") || !strcmp(a, "--backend")) {
@@ -124,6 +213,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (!forced && is_subcommand(argv[i]))
+		return parse_subcommand(argc, argv, i, o);
 	o->script = argv[i];
 	o->args = argv + i + 1;
 	o->nargs = argc - i - 1;
@@ -141,9 +232,27 @@ static int run_host(lua_State *L, const struct options *o)
 		return EXIT_SCRIPT;
 	lua_getfield(L, -1, "main");			/* stack: host, main */
 	lua_remove(L, -2);				/* stack: main */
-	lua_createtable(L, 0, 6);			/* stack: main, opts */
+	lua_createtable(L, 0, 12);			/* stack: main, opts */
+	lua_pushstring(L, o->command);
+	lua_setfield(L, -2, "command");
 	lua_pushstring(L, o->script);
 	lua_setfield(L, -2, "script");
+	lua_pushstring(L, o->target);
+	lua_setfield(L, -2, "target");
+	lua_pushstring(L, o->eval);
+	lua_setfield(L, -2, "eval");
+	lua_pushstring(L, o->file);
+	lua_setfield(L, -2, "file");
+	lua_pushstring(L, o->trace);
+	lua_setfield(L, -2, "trace");
+	lua_pushboolean(L, o->interactive);
+	lua_setfield(L, -2, "interactive");
+	lua_createtable(L, o->nfaults, 0);
+	for (i = 0; i < o->nfaults; i++) {
+		lua_pushstring(L, o->faults[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "faults");
 	lua_pushstring(L, o->backend);
 	lua_setfield(L, -2, "backend");
 	lua_pushboolean(L, o->dump);

@@ -64,11 +64,29 @@ function M.hexdump(s, base)
    return table.concat(out, "\n")
 end
 
---- "name value" lines for a table of counters, sorted by name.
+-- Counter names an FFI struct may have (the NVMe model's nvme_fp_stats and
+-- similar): those it has are shown; LuaJIT cannot list a struct's fields.
+local STRUCT_NAMES = { "commands", "doorbells", "shadow_tails", "native_cmds",
+   "native_doorbells", "deferred", "idle_calls", "irqs", "irq_calls", "sqe_dmas", "sqes",
+   "data_dmas", "data_bytes", "prp_dmas", "cqe_dmas", "cqes", "shadow_dmas" }
+
+local function struct_fields(cd)
+   local t = {}
+   for _, name in ipairs(STRUCT_NAMES) do
+      local ok, v = pcall(function() return cd[name] end)
+      if ok and v ~= nil then t[name] = tonumber(v) end
+   end
+   return t
+end
+
+--- "name value" lines for a table (or FFI struct) of counters, sorted by name.
 function M.counters(title, t)
+   if type(t) == "cdata" then t = struct_fields(t) end
    local out = { title }
    for _, k in ipairs(sorted_keys(t)) do
-      out[#out + 1] = ("  %-22s %s"):format(k, tostring(t[k]))
+      local v = t[k]
+      if type(v) == "cdata" then v = tonumber(v) end
+      out[#out + 1] = ("  %-22s %s"):format(k, tostring(v))
    end
    return table.concat(out, "\n")
 end
@@ -89,6 +107,7 @@ local IO_OPS = {
 M.ADMIN_OPS, M.IO_OPS = ADMIN_OPS, IO_OPS
 
 local SHOW_PENDING = 8
+local STALLED = { [1] = " (stalled: CQ full)", [2] = " (stalled: left to Lua's idle function)" }
 
 -- The SQEs between head and tail (fetched from host memory), at most SHOW_PENDING.
 local function pending_sqes(dev, qid, sq)
@@ -119,8 +138,10 @@ end
 function M.nvme_queues(dev)
    local c = dev.nvme and dev.nvme.ctrl
    if not c or not c.sq then return nil, "this device has no NVMe queues (dev.nvme.ctrl)" end
+   local ready = c.ready
+   if ready == nil and c.st then ready = c.st.ready == 1 end
    local out = { ("controller: %s, %s, page %d"):format(c.enabled and "enabled" or "disabled",
-      c.ready and "ready" or "not ready", c.page or 0) }
+      ready and "ready" or "not ready", c.page or 0) }
    local any = false
    for q = 0, c.maxq do
       local cq = c.cq[q]
@@ -139,7 +160,7 @@ function M.nvme_queues(dev)
          local lines, n = pending_sqes(dev, q, sq)
          out[#out + 1] = ("SQ %-3d base 0x%x size %d  head %d tail %d  -> CQ %d  %d pending%s")
             :format(q, tonumber(sq.base), sq.size, sq.head, sq.tail, sq.cqid, n,
-               sq.stalled == 1 and " (stalled: CQ full)" or "")
+               STALLED[sq.stalled] or "")
          for _, l in ipairs(lines) do out[#out + 1] = l end
       end
    end
