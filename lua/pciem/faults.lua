@@ -386,7 +386,7 @@ local function check_match(t, path, dev)
    for k in pairs(MATCH_COMMON) do known[k] = true end
    for k in pairs(kinds) do known[k] = true end
    check_keys(t, known, path, "matcher")
-   for k in pairs(kinds) do
+   for _, k in ipairs(sorted(kinds)) do
       if t[k] ~= nil then
          if kind then fail(path, "'%s' and '%s' in one match: give one kind per fault", kind, k) end
          kind = k
@@ -488,15 +488,22 @@ end
 
 local function now_ms(plan) return (trace.now_ns() - plan.t0) / 1e6 end
 
--- Whether fault `f` (whose matcher held) fires for this event.
-local function decide(f)
-   if f.times and f.fired >= f.times then return false end
+-- Whether event `ev`, which fault `f`'s matcher accepted, is in its time
+-- window and passes its `when`; such events are counted (f.count).
+local function counts(f, ev)
    if f.after or f.before then
       local t = now_ms(f.plan)
       if f.after and t < f.after then return false end
       if f.before and t >= f.before then return false end
    end
+   if f.when and not f.when(ev) then return false end
    f.count = f.count + 1
+   return true
+end
+
+-- Whether fault `f`, having counted this event, fires for it.
+local function decide(f)
+   if f.times and f.fired >= f.times then return false end
    local n = f.count
    if f.nth then
       if n < f.nth then return false end
@@ -543,16 +550,21 @@ local DETAIL = {
 }
 
 --- The first fault of `kind` that fires for `ev` on `dev` (logged), or nil.
+--- Every fault whose matcher accepts the event counts it (so `nth` means the
+--- nth such event whatever other faults did); the first that fires acts, and
+--- the faults after it only count.
 local function first_fire(dev, st, kind, ev)
    local list = st.by_kind[kind]
    if not list then return nil end
+   local match, winner = kinds[kind].match, nil
    for i = 1, #list do
       local f = list[i]
-      if kinds[kind].match(f.sel, ev) and (f.when == nil or f.when(ev)) and decide(f) then
-         fire(dev, f, ev, DETAIL[kind](ev))
-         return f
+      if match(f.sel, ev) and counts(f, ev) and not winner and decide(f) then
+         winner = f
       end
    end
+   if winner then fire(dev, winner, ev, DETAIL[kind](ev)) end
+   return winner
 end
 M._first_fire = first_fire
 
@@ -833,6 +845,9 @@ local function rebuild(dev, st)
          if f.act.remove then need_tap, need_io = true, true end
       end
    end
+   -- On an NVMe model every plan keeps I/O in Lua (interrupts and DMA of the
+   -- native fast path would bypass the hooks) and hooks its commands.
+   if #st.plans > 0 and nvme_ctrl(dev) then need_nvme = true end
    st.by_kind = by_kind
    if need_tap and not st.tap then
       local h = dev:tap(on_access, nil)

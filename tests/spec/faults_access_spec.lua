@@ -99,7 +99,7 @@ describe("faults on accesses", function()
          local plan = load { faults = { { match = { mmio = { bar = 0, offset = 0x20 }, times = 2 },
             action = { value = 0xdead } } } }
          assert.same({ 0xdead, 0xdead, 0x101 }, { rd(0x20), rd(0x20), rd(0x20) })
-         assert.equal(2, plan.faults[1].count)
+         assert.equal(3, plan.faults[1].count)	-- seen 3 times, fired twice
          assert.equal(2, plan.faults[1].fired)
       end)
 

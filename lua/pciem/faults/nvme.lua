@@ -236,6 +236,16 @@ local function set_lua_only(c, v)
    end
 end
 
+--- Keep (on = true) or release the all-Lua I/O mode for `who` ("faults",
+--- "trace"): the native fast path would serve commands, DMA and interrupts
+--- out of sight of the hooks. The flag stays set while anyone holds it.
+function M.hold_lua(c, who, on)
+   local holders = rawget(c, "_lua_holders") or {}
+   c._lua_holders = holders
+   holders[who] = on or nil
+   set_lua_only(c, next(holders) and 1 or 0)
+end
+
 --- Stop the controller from processing commands (surprise removal).
 function M.halt(c)
    local s = rawget(c, "st")
@@ -284,7 +294,7 @@ function M.attach(dev, st, core)
          e[3] = bor(band(e[3], 0xffff0000), new)
       end
    end
-   set_lua_only(c, 1)
+   M.hold_lua(c, "faults", true)
 end
 
 --- Remove the controller hooks.
@@ -292,7 +302,7 @@ function M.detach(dev, st)
    local c = st.nvme_ctrl
    if not c then return end
    c.fault_cmd, c.fault_cqe = nil, nil
-   set_lua_only(c, 0)
+   M.hold_lua(c, "faults", false)
    st.nvme_ctrl, st.nvme_corrupt, st.nvme_flip = nil, nil, nil
 end
 
