@@ -1,0 +1,86 @@
+-- SPDX-License-Identifier: MIT
+-- `pciem-lua -i` driven through a pseudo-terminal on the sim backend: type,
+-- tab-complete, multi-line chunks, Ctrl-C cancels the line (not the device),
+-- history across runs, quit removes the device.
+local helper = require("helper")
+local pty = require("repl_pty")
+
+local function have_readline()
+   local ok = pcall(require("ffi").load, "libreadline.so.8")
+   return ok
+end
+
+describe("pciem-lua -i on a terminal", function()
+   local dir, hist, p
+   before_each(function()
+      dir = os.tmpname()
+      os.remove(dir)
+      hist = os.tmpname()
+      os.remove(hist)
+   end)
+   after_each(function()
+      if p then p:close() end
+      p = nil
+      os.remove(hist)
+      os.execute("rm -rf '" .. dir .. "'")
+   end)
+
+   local function start()
+      return pty.spawn(("TERM=xterm INPUTRC=/dev/null PCIEM_REPL_DIR='%s' PCIEM_LUA_HISTORY='%s' "
+         .. "exec %s -i --backend=sim %s/devices/nvme.lua size=1M")
+         :format(dir, hist, helper.bin, helper.top))
+   end
+
+   it("completes, evaluates, continues chunks, survives Ctrl-C and keeps history", function()
+      if not have_readline() then
+         pending("libreadline.so.8 is not installed")
+         return
+      end
+      p = start()
+      p:expect("nvme at ")
+      p:expect("> ")
+      p:type("CST\t")
+      p:expect("CSTS")			-- the tab completed the register name
+      p:type("\r")
+      p:expect("RDY=0 CFS=0 SHST=0(normal operation)")
+      p:expect("> ")
+      p:type("CSTS.\t\t")		-- two tabs: the fields are listed
+      p:expect("RDY")
+      p:expect("SHST")
+      p:type("\21")			-- Ctrl-U: drop the line
+      p:type("dev:wat\t")
+      p:expect("ch_fd")			-- API name completed
+      p:type("\21function f(x)\r")
+      p:expect(">> ")			-- an incomplete chunk asks for more
+      p:type("return x * 3\rend\r")
+      p:expect("> ")
+      p:type("f(14)\r")
+      p:expect("42 (0x2a)")
+      p:expect("> ")
+      p:type("for i = 1, 3 do\r")
+      p:expect(">> ")
+      p:type("\3")			-- Ctrl-C: the chunk and line go, the device stays
+      p:expect("^C")
+      p:expect("> ")
+      p:type("7 * 6\r")
+      p:expect("42 (0x2a)")
+      p:expect("> ")
+      p:type("peek 0 0x8\r")
+      p:expect("0x00010400")		-- VS: the device still answers
+      p:expect("> ")
+      p:type("quit\r")
+      p:expect("nvme removed")
+      assert.are.equal(0, p:wait(10))
+      p:close()
+      -- history: the next run recalls "7 * 6" two lines up (before "peek", "quit")
+      p = start()
+      p:expect("> ")
+      p:type("\27[A\27[A\27[A\r")
+      p:expect("7 * 6")
+      p:expect("42 (0x2a)")
+      p:expect("> ")
+      p:type("\4")			-- Ctrl-D on an empty line stops the device
+      p:expect("nvme removed")
+      assert.are.equal(0, p:wait(10))
+   end)
+end)
