@@ -8,8 +8,14 @@ local desc = require("pciem.desc")
 local trace = require("pciem.trace")
 local hooks = require("pciem.faults.hooks")
 local nvme = require("pciem.faults.nvme")
+local ck = require("pciem.faults.check")
+local kinds = require("pciem.faults.match")
+local policy = require("pciem.faults.policy")
 
-local band, bxor, lshift, rshift = bit.band, bit.bxor, bit.lshift, bit.rshift
+local fail, describe, check_keys, sorted = ck.fail, ck.describe, ck.check_keys, ck.sorted
+local integer, number, tbl = ck.integer, ck.number, ck.tbl
+
+local bxor, lshift, rshift = bit.bxor, bit.lshift, bit.rshift
 
 local M = {}
 
@@ -19,250 +25,6 @@ pcall(ffi.cdef, "int kill(int pid, int sig);")
 local SIGTERM = 15
 local MAX_LOG = 10000		-- log entries kept per plan (oldest dropped)
 local MAX_DELAY_MS = 60000
-
--- ---- checking ----
-
-local function fail(path, fmt, ...)
-   error({ path = path, msg = fmt:format(...) }, 0)
-end
-M._fail = fail
-
-local function describe(v)
-   if type(v) == "string" then return ("'%s'"):format(v) end
-   return ("%s (%s)"):format(tostring(v), type(v))
-end
-M._describe = describe
-
-local function sorted(set)
-   local l = {}
-   for k in pairs(set) do l[#l + 1] = k end
-   table.sort(l)
-   return l
-end
-
---- Raise for a key of `t` not in `known` (a set), suggesting the closest.
-local function check_keys(t, known, path, what)
-   for k in pairs(t) do
-      if type(k) ~= "string" then
-         fail(path, "unexpected %s key %s", what or "", describe(k))
-      elseif not known[k] then
-         local names = sorted(known)
-         local near = desc.suggest(k, names)
-         if near then fail(path .. "." .. k, "unknown %s (did you mean '%s'?)", what or "field", near) end
-         fail(path .. "." .. k, "unknown %s (known: %s)", what or "field", table.concat(names, ", "))
-      end
-   end
-end
-M._check_keys = check_keys
-
-local function integer(v, path, lo, hi)
-   if type(v) ~= "number" or v ~= math.floor(v) then
-      fail(path, "expected an integer, got %s", describe(v))
-   end
-   if v < lo or (hi and v > hi) then
-      fail(path, "%s is out of range %d..%s", tostring(v), lo, hi and ("0x%x"):format(hi) or "")
-   end
-   return v
-end
-M._integer = integer
-
-local function number(v, path, lo, hi)
-   if type(v) ~= "number" or v ~= v then fail(path, "expected a number, got %s", describe(v)) end
-   if v < lo or v > hi then fail(path, "%s is out of range %s..%s", tostring(v), lo, hi) end
-   return v
-end
-
-local function tbl(v, path)
-   if type(v) ~= "table" then fail(path, "expected a table, got %s", describe(v)) end
-   return v
-end
-M._tbl = tbl
-
--- An offset or {offset, length} inside `size` bytes -> first, last (exclusive).
-local function range(v, path, size)
-   local first, len
-   if type(v) == "number" then
-      first, len = integer(v, path, 0, size - 1), 1
-   elseif type(v) == "table" then
-      if #v ~= 2 then fail(path, "expected an offset or {offset, length}") end
-      first = integer(v[1], path .. "[1]", 0, size - 1)
-      len = integer(v[2], path .. "[2]", 1, size)
-      if first + len > size then
-         fail(path, "0x%x+0x%x runs past the end (0x%x bytes)", first, len, size)
-      end
-   else
-      fail(path, "expected an offset or {offset, length}, got %s", describe(v))
-   end
-   return first, first + len
-end
-
-local function one_of(v, path, set)
-   if not set[v] then
-      fail(path, "%s is not one of %s", describe(v), table.concat(sorted(set), ", "))
-   end
-   return v
-end
-
--- value = N (equal) or { mask = M, equals = V }.
-local function value_cond(v, path)
-   if type(v) == "number" then
-      integer(v, path, 0, 2 ^ 64)
-      return { eq = v }
-   end
-   tbl(v, path)
-   check_keys(v, { mask = true, equals = true }, path)
-   local mask = integer(v.mask == nil and 0xffffffff or v.mask, path .. ".mask", 0, 0xffffffff)
-   local eq = integer(v.equals, path .. ".equals", 0, 0xffffffff)
-   if band(eq, mask) ~= bit.tobit(eq) then fail(path .. ".equals", "has bits outside the mask") end
-   return { mask = mask, equals = bit.tobit(eq) }
-end
-
--- Matchers per kind: check(t, path, dev) -> sel ; match(sel, ev) -> bool.
-local kinds = {}
-
-kinds.mmio = {
-   fields = { bar = true, offset = true, access = true, width = true, value = true },
-   check = function(t, path, dev)
-      local s = {}
-      if t.bar ~= nil then
-         s.bar = integer(t.bar, path .. ".bar", 0, 5)
-         if not dev.desc.bars[s.bar] then fail(path .. ".bar", "BAR %d is not described", s.bar) end
-      end
-      if t.offset ~= nil then
-         local size = s.bar and dev.desc.bars[s.bar].size or 2 ^ 52
-         if s.bar == nil then
-            for i = 0, 5 do
-               local b = dev.desc.bars[i]
-               if b and b.size < size then size = b.size end
-            end
-         end
-         s.first, s.last = range(t.offset, path .. ".offset", size)
-      end
-      if t.access ~= nil then
-         s.access = one_of(t.access, path .. ".access", { read = true, write = true, any = true })
-         if s.access == "any" then s.access = nil end
-      end
-      if t.width ~= nil then s.width = one_of(t.width, path .. ".width", { [1] = 1, [2] = 2, [4] = 4, [8] = 8 }) end
-      if t.value ~= nil then
-         if s.access == "read" then fail(path .. ".value", "a value condition applies to writes, not reads") end
-         s.value = value_cond(t.value, path .. ".value")
-         s.access = "write"
-      end
-      return s
-   end,
-}
-
-kinds.cfg = {
-   fields = { offset = true, width = true, value = true },
-   check = function(t, path)
-      local s = {}
-      if t.offset ~= nil then s.first, s.last = range(t.offset, path .. ".offset", 4096) end
-      if t.width ~= nil then s.width = one_of(t.width, path .. ".width", { [1] = 1, [2] = 2, [4] = 4 }) end
-      if t.value ~= nil then s.value = value_cond(t.value, path .. ".value") end
-      return s
-   end,
-}
-
-kinds.dma = {
-   fields = { dir = true, addr = true, len = true },
-   check = function(t, path)
-      local s = {}
-      if t.dir ~= nil then
-         s.dir = one_of(t.dir, path .. ".dir", { read = true, write = true, any = true })
-         if s.dir == "any" then s.dir = nil end
-      end
-      if t.addr ~= nil then s.first, s.last = range(t.addr, path .. ".addr", 2 ^ 52) end
-      if t.len ~= nil then
-         if type(t.len) == "number" then
-            s.len_lo = integer(t.len, path .. ".len", 1)
-            s.len_hi = s.len_lo
-         else
-            tbl(t.len, path .. ".len")
-            s.len_lo = integer(t.len[1], path .. ".len[1]", 1)
-            s.len_hi = integer(t.len[2], path .. ".len[2]", s.len_lo)
-         end
-      end
-      return s
-   end,
-}
-
-kinds.irq = {
-   fields = { vector = true },
-   check = function(t, path)
-      local s = {}
-      if t.vector ~= nil then
-         s.vectors = {}
-         if type(t.vector) == "table" then
-            if #t.vector == 0 then fail(path .. ".vector", "an empty list") end
-            for i, v in ipairs(t.vector) do
-               s.vectors[integer(v, ("%s.vector[%d]"):format(path, i), 0, 2047)] = true
-            end
-         else
-            s.vectors[integer(t.vector, path .. ".vector", 0, 2047)] = true
-         end
-      end
-      return s
-   end,
-}
-
-kinds.nvme = {
-   fields = nvme.match_fields,
-   check = function(t, path, dev)
-      if type(dev.nvme) ~= "table" or not dev.nvme.ctrl then
-         fail(path, "the device has no NVMe controller (dev.nvme.ctrl)")
-      end
-      return nvme.check_match(t, path, M)
-   end,
-}
-
-local function value_ok(c, v)
-   if v == nil then return false end
-   if c.eq then return v == c.eq end
-   if type(v) == "cdata" then v = tonumber(band(v, 0xffffffff)) end
-   return band(v, c.mask) == c.equals
-end
-
-local function overlaps(s, first, len)
-   return s.first == nil or (first < s.last and first + len > s.first)
-end
-
-kinds.mmio.match = function(s, a)
-   if a.kind == "cfg" then return false end
-   if s.access and s.access ~= a.kind then return false end
-   if s.bar and s.bar ~= a.bar then return false end
-   if s.width and s.width ~= a.width then return false end
-   if not overlaps(s, a.offset, a.width) then return false end
-   if s.value and not value_ok(s.value, a.value) then return false end
-   return true
-end
-
-kinds.cfg.match = function(s, a)
-   if s.width and s.width ~= a.width then return false end
-   if not overlaps(s, a.offset, a.width) then return false end
-   if s.value and not value_ok(s.value, a.value) then return false end
-   return true
-end
-
-kinds.dma.match = function(s, ev)
-   if s.dir and s.dir ~= ev.dir then return false end
-   if s.len_lo and (ev.len < s.len_lo or ev.len > s.len_hi) then return false end
-   if s.first then
-      if ev.segs then
-         for _, seg in ipairs(ev.segs) do
-            if overlaps(s, tonumber(seg[1]), seg[2]) then return true end
-         end
-         return false
-      end
-      return overlaps(s, tonumber(ev.addr), ev.len)
-   end
-   return true
-end
-
-kinds.irq.match = function(s, ev)
-   return s.vectors == nil or s.vectors[ev.vector] == true
-end
-
-kinds.nvme.match = function(s, ev) return nvme.match(s, ev) end
 
 -- Actions: which kinds take each, and its check -> normalised value.
 local function flag(v, path)
@@ -309,12 +71,12 @@ local actions = {
          mask = v.mask == nil and 0xff or integer(v.mask, p .. ".mask", 1, 0xff),
       }
    end },
-   status = { kinds = { nvme = true }, check = function(v, p) return nvme.check_status(v, p, M) end },
+   status = { kinds = { nvme = true }, check = function(v, p) return nvme.check_status(v, p) end },
    dnr = { kinds = { nvme = true }, check = function(v, p)
       if type(v) ~= "boolean" then fail(p, "expected a boolean, got %s", describe(v)) end
       return v
    end },
-   corrupt = { kinds = { nvme = true }, check = function(v, p) return nvme.check_corrupt(v, p, M) end },
+   corrupt = { kinds = { nvme = true }, check = function(v, p) return nvme.check_corrupt(v, p) end },
 }
 local EXCLUSIVE = { "allones", "value", "drop", "swallow", "status", "error", "duplicate" }
 local ACTION_NAMES = {}
@@ -538,16 +300,6 @@ local function fire(dev, f, ev, detail)
       detail = detail })
 end
 
-local DETAIL = {
-   mmio = function(a)
-      return ("mmio_%s bar%d+0x%x/%d%s"):format(a.kind, a.bar, a.offset, a.width,
-         a.value ~= nil and (" = 0x%x"):format(tonumber(a.value) or 0) or "")
-   end,
-   cfg = function(a) return ("cfg 0x%x/%d = 0x%x"):format(a.offset, a.width, tonumber(a.value) or 0) end,
-   dma = function(ev) return ("dma_%s 0x%x+%d"):format(ev.dir, tonumber(ev.addr) or 0, ev.len) end,
-   irq = function(ev) return ("irq %d"):format(ev.vector) end,
-   nvme = function(ev) return nvme.describe(ev) end,
-}
 
 --- The first fault of `kind` that fires for `ev` on `dev` (logged), or nil.
 --- Every fault whose matcher accepts the event counts it (so `nth` means the
@@ -563,7 +315,7 @@ local function first_fire(dev, st, kind, ev)
          winner = f
       end
    end
-   if winner then fire(dev, winner, ev, DETAIL[kind](ev)) end
+   if winner then fire(dev, winner, ev, kinds[kind].detail(ev)) end
    return winner
 end
 M._first_fire = first_fire
@@ -577,147 +329,6 @@ local ONES64 = ffi.new("uint64_t", -1)
 local function allones(width)
    if width == 8 then return ONES64 end
    return 2 ^ (8 * width) - 1
-end
-
--- ---- policies: ranges a matcher needs to see get a policy that sends them ----
-
-local POLICY_NAME = { [0] = "memory", [1] = "posted", [2] = "sync" }
-
--- Policies the device itself set while running (dev:set_policy), so that an
--- unload restores those rather than the description's: the method is wrapped
--- once to keep a record in dev._policy_log (our own calls are not recorded).
-do
-   local Device = require("pciem.device").Device
-   if not rawget(Device, "_policy_recorded") then
-      local set_policy = Device.set_policy
-      Device._policy_recorded = true
-      Device.set_policy = function(self, bar, offset, length, name)
-         local ok, err = set_policy(self, bar, offset, length, name)
-         if ok and not rawget(self, "_faults_setting") then
-            local log = rawget(self, "_policy_log") or {}
-            self._policy_log = log
-            log[#log + 1] = { bar = bar, offset = offset, length = length,
-               policy = desc.policy_names[name] }
-         end
-         return ok, err
-      end
-   end
-end
-
--- The policy of every dword of BAR `bar` as the device set it (description,
--- then its own set_policy calls): array [dword] = 0|1|2.
-local function described(dev, bar)
-   local b = dev.desc.bars[bar]
-   local n = math.floor(b.size / 4)
-   local pol = {}
-   for i = 0, n - 1 do pol[i] = 1 end
-   for _, r in ipairs(b.policy or {}) do
-      for i = r.offset / 4, (r.offset + r.length) / 4 - 1 do pol[i] = r.policy end
-   end
-   for _, r in ipairs(rawget(dev, "_policy_log") or {}) do
-      if r.bar == bar then
-         for i = math.floor(r.offset / 4), math.min(n, math.ceil((r.offset + r.length) / 4)) - 1 do
-            pol[i] = r.policy
-         end
-      end
-   end
-   return pol
-end
-
--- Byte ranges of BAR `bar` the kernel owns (MSI-X table and PBA), sorted.
-local function msix_ranges(dev, bar)
-   local l = {}
-   for _, c in ipairs(dev.desc.caps or {}) do
-      if c.kind == "msix" then
-         if c.table.bar == bar then l[#l + 1] = { c.table.offset, c.table.offset + c.vectors * 16 } end
-         if c.pba.bar == bar then
-            l[#l + 1] = { c.pba.offset, c.pba.offset + math.ceil(c.vectors / 64) * 8 }
-         end
-      end
-   end
-   table.sort(l, function(a, b) return a[1] < b[1] end)
-   return l
-end
-
--- The same as a set of dword indexes: never touched.
-local function msix_owned(dev, bar)
-   local own = {}
-   for _, r in ipairs(msix_ranges(dev, bar)) do
-      for i = math.floor(r[1] / 4), math.ceil(r[2] / 4) - 1 do own[i] = true end
-   end
-   return own
-end
-
--- What every loaded fault needs: [bar][dword] = 1 (posted) | 2 (sync).
-local function needed(dev, st)
-   local need = {}
-   local function want(bar, first, last, level)
-      need[bar] = need[bar] or {}
-      local nb = need[bar]
-      for i = math.floor(first / 4), math.ceil(last / 4) - 1 do
-         if (nb[i] or 0) < level then nb[i] = level end
-      end
-   end
-   for _, f in ipairs(st.by_kind.mmio or {}) do
-      local s = f.sel
-      for bar = 0, 5 do
-         local b = dev.desc.bars[bar]
-         if b and (s.bar == nil or s.bar == bar) then
-            local first, last = s.first or 0, s.last or b.size
-            if last > b.size then last = b.size end
-            if first < last then want(bar, first, last, s.access == "write" and 1 or 2) end
-         end
-      end
-   end
-   if st.removed then
-      for bar = 0, 5 do
-         local b = dev.desc.bars[bar]
-         if b then want(bar, 0, b.size, 2) end
-      end
-   end
-   return need
-end
-
--- Bring the BAR policies to what the loaded faults need; returns true or nil, err.
-local function apply_policies(dev, st)
-   local need = needed(dev, st)
-   st.applied = st.applied or {}
-   for bar = 0, 5 do
-      if dev.desc.bars[bar] and (need[bar] or st.applied[bar]) then
-         local orig = described(dev, bar)
-         local own = msix_owned(dev, bar)
-         local nb, cur = need[bar] or {}, st.applied[bar] or {}
-         local want = {}
-         local n = math.floor(dev.desc.bars[bar].size / 4)
-         local i = 0
-         while i < n do
-            local function target(j)
-               if own[j] then return nil end
-               local lvl = math.max(orig[j], nb[j] or 0)
-               return lvl
-            end
-            local function current(j) return cur[j] or orig[j] end
-            local t = target(i)
-            if t and t ~= current(i) then
-               local j = i
-               while j + 1 < n and target(j + 1) == t and current(j + 1) ~= t do j = j + 1 end
-               dev._faults_setting = true
-               local ok, err = dev:set_policy(bar, i * 4, (j - i + 1) * 4, POLICY_NAME[t])
-               dev._faults_setting = nil
-               if not ok then return nil, ("bars[%d] 0x%x+0x%x: %s"):format(bar, i * 4, (j - i + 1) * 4, err) end
-               i = j + 1
-            else
-               i = i + 1
-            end
-         end
-         for j = 0, n - 1 do
-            local t = not own[j] and math.max(orig[j], nb[j] or 0) or nil
-            if t and t ~= orig[j] then want[j] = t end
-         end
-         st.applied[bar] = next(want) and want or nil
-      end
-   end
-   return true
 end
 
 -- ---- actions ----
@@ -736,14 +347,14 @@ local function remove(dev, st, spec)
       local b = dev.bar[i]
       if b then
          local at = 0
-         for _, r in ipairs(msix_ranges(dev, i)) do
+         for _, r in ipairs(policy.msix_ranges(dev, i)) do
             if r[1] > at then ffi.fill(b.u8 + at, r[1] - at, 0xff) end
             if r[2] > at then at = r[2] end
          end
          if b.size > at then ffi.fill(b.u8 + at, b.size - at, 0xff) end
       end
    end
-   local ok, err = apply_policies(dev, st)
+   local ok, err = policy.apply(dev, st)
    if not ok then io.stderr:write("faults: removal: ", err, "\n") end
    local c = nvme_ctrl(dev)
    if c then nvme.halt(c) end
@@ -859,7 +470,7 @@ local function rebuild(dev, st)
    end
    if need_io or st.removed then hooks.set(dev, "fault", io_hooks) else hooks.set(dev, "fault", nil) end
    if need_nvme then nvme.attach(dev, st, M) else nvme.detach(dev, st) end
-   return apply_policies(dev, st)
+   return policy.apply(dev, st)
 end
 
 local function state(dev)

@@ -3,6 +3,7 @@
 -- range), status names, completion corruption, and the controller hooks of
 -- devices/nvme.lua (c.fault_cmd, c.fault_cqe, the fast path's lua_only flag).
 local bit = require("bit")
+local ck = require("pciem.faults.check")
 
 local band, bor, bxor, rshift = bit.band, bit.bor, bit.bxor, bit.rshift
 
@@ -67,46 +68,46 @@ local function sorted(set)
 end
 
 -- An opcode given by name or number -> code, set ("admin", "io" or "any").
-local function opcode(v, path, core)
+local function opcode(v, path)
    if type(v) == "string" then
       if M.IO_OPC[v] then return M.IO_OPC[v], "io" end
       if M.ADMIN_OPC[v] then return M.ADMIN_OPC[v], "admin" end
       local all = sorted(M.IO_OPC)
       for _, k in ipairs(sorted(M.ADMIN_OPC)) do all[#all + 1] = k end
-      local near = require("pciem.desc").suggest(v, all)
-      core._fail(path, "unknown opcode '%s'%s", v, near and (" (did you mean '%s'?)"):format(near)
+      local near = ck.suggest(v, all)
+      ck.fail(path, "unknown opcode '%s'%s", v, near and (" (did you mean '%s'?)"):format(near)
          or " (I/O: " .. table.concat(sorted(M.IO_OPC), ", ") .. "; admin: "
          .. table.concat(sorted(M.ADMIN_OPC), ", ") .. "; or a number)")
    end
-   return core._integer(v, path, 0, 0xff), "any"
+   return ck.integer(v, path, 0, 0xff), "any"
 end
 
 --- Check an `nvme = { ... }` matcher; returns its compiled form.
-function M.check_match(t, path, core)
+function M.check_match(t, path)
    local s = {}
    if t.queue ~= nil then
       local q = t.queue
       if q == "admin" or q == "io" then
          s.queue = q
       elseif type(q) == "number" then
-         s.queue = core._integer(q, path .. ".queue", 0, 0xffff)
+         s.queue = ck.integer(q, path .. ".queue", 0, 0xffff)
       else
-         core._fail(path .. ".queue", "expected \"admin\", \"io\" or a queue id, got %s", core._describe(q))
+         ck.fail(path .. ".queue", "expected \"admin\", \"io\" or a queue id, got %s", ck.describe(q))
       end
    end
    if t.opcode ~= nil then
       s.ops = {}
       local list = type(t.opcode) == "table" and t.opcode or { t.opcode }
-      if #list == 0 then core._fail(path .. ".opcode", "an empty list") end
+      if #list == 0 then ck.fail(path .. ".opcode", "an empty list") end
       for i, v in ipairs(list) do
          local p = type(t.opcode) == "table" and ("%s.opcode[%d]"):format(path, i) or path .. ".opcode"
-         local code, set = opcode(v, p, core)
+         local code, set = opcode(v, p)
          if set ~= "any" and s.queue ~= nil then
             local qset = s.queue == "admin" and "admin" or s.queue == "io" and "io"
                or (s.queue == 0 and "admin" or "io")
             if qset ~= set then
-               core._fail(p, "'%s' is an %s opcode but queue is %s", v, set == "io" and "I/O" or "admin",
-                  core._describe(t.queue))
+               ck.fail(p, "'%s' is an %s opcode but queue is %s", v, set == "io" and "I/O" or "admin",
+                  ck.describe(t.queue))
             end
          end
          local prev = s.ops[code]
@@ -116,20 +117,20 @@ function M.check_match(t, path, core)
    if t.nsid ~= nil then
       s.nsid = {}
       if type(t.nsid) == "table" then
-         for i, v in ipairs(t.nsid) do s.nsid[core._integer(v, ("%s.nsid[%d]"):format(path, i), 0, 0xffffffff)] = true end
+         for i, v in ipairs(t.nsid) do s.nsid[ck.integer(v, ("%s.nsid[%d]"):format(path, i), 0, 0xffffffff)] = true end
       else
-         s.nsid[core._integer(t.nsid, path .. ".nsid", 0, 0xffffffff)] = true
+         s.nsid[ck.integer(t.nsid, path .. ".nsid", 0, 0xffffffff)] = true
       end
    end
    if t.lba ~= nil then
       if type(t.lba) == "number" then
-         s.lba_first = core._integer(t.lba, path .. ".lba", 0, 2 ^ 53)
+         s.lba_first = ck.integer(t.lba, path .. ".lba", 0, 2 ^ 53)
          s.lba_last = s.lba_first
       else
-         core._tbl(t.lba, path .. ".lba")
-         if #t.lba ~= 2 then core._fail(path .. ".lba", "expected an LBA or {first, last}") end
-         s.lba_first = core._integer(t.lba[1], path .. ".lba[1]", 0, 2 ^ 53)
-         s.lba_last = core._integer(t.lba[2], path .. ".lba[2]", s.lba_first, 2 ^ 53)
+         ck.tbl(t.lba, path .. ".lba")
+         if #t.lba ~= 2 then ck.fail(path .. ".lba", "expected an LBA or {first, last}") end
+         s.lba_first = ck.integer(t.lba[1], path .. ".lba[1]", 0, 2 ^ 53)
+         s.lba_last = ck.integer(t.lba[2], path .. ".lba[2]", s.lba_first, 2 ^ 53)
       end
    end
    return s
@@ -184,35 +185,35 @@ function M.describe(ev)
 end
 
 --- A status by name or number (SCT << 8 | SC, up to 0x7fff with CRD/More/DNR).
-function M.check_status(v, path, core)
+function M.check_status(v, path)
    if type(v) == "string" then
       local code = M.STATUS[v]
       if not code then
-         local near = require("pciem.desc").suggest(v, sorted(M.STATUS))
-         core._fail(path, "unknown status '%s'%s", v, near and (" (did you mean '%s'?)"):format(near)
+         local near = ck.suggest(v, sorted(M.STATUS))
+         ck.fail(path, "unknown status '%s'%s", v, near and (" (did you mean '%s'?)"):format(near)
             or " (known: " .. table.concat(sorted(M.STATUS), ", ") .. "; or a number SCT << 8 | SC)")
       end
-      if code == 0 then core._fail(path, "'success' is not a fault") end
+      if code == 0 then ck.fail(path, "'success' is not a fault") end
       return code
    end
-   return core._integer(v, path, 1, 0x7fff)
+   return ck.integer(v, path, 1, 0x7fff)
 end
 
 --- corrupt = { cid = "wrong" | N, dw0 .. dw3 = XOR masks }.
-function M.check_corrupt(v, path, core)
+function M.check_corrupt(v, path)
    if v == true then return { cid = "wrong" } end
-   core._tbl(v, path)
-   core._check_keys(v, { cid = true, dw0 = true, dw1 = true, dw2 = true, dw3 = true }, path)
+   ck.tbl(v, path)
+   ck.check_keys(v, { cid = true, dw0 = true, dw1 = true, dw2 = true, dw3 = true }, path)
    local out = {}
    if v.cid ~= nil then
       if v.cid == "wrong" then out.cid = "wrong"
-      else out.cid = core._integer(v.cid, path .. ".cid", 0, 0xffff) end
+      else out.cid = ck.integer(v.cid, path .. ".cid", 0, 0xffff) end
    end
    for i = 0, 3 do
       local k = "dw" .. i
-      if v[k] ~= nil then out[i] = core._integer(v[k], path .. "." .. k, 1, 0xffffffff) end
+      if v[k] ~= nil then out[i] = ck.integer(v[k], path .. "." .. k, 1, 0xffffffff) end
    end
-   if next(out) == nil then core._fail(path, "nothing to corrupt (cid, dw0..dw3)") end
+   if next(out) == nil then ck.fail(path, "nothing to corrupt (cid, dw0..dw3)") end
    return out
 end
 
