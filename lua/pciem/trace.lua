@@ -190,6 +190,12 @@ function M.start(dev, path)
       end,
    })
    dev._trace = tr
+   -- An NVMe model's native fast path would do DMA and interrupts out of sight.
+   local c = type(dev.nvme) == "table" and dev.nvme.ctrl
+   if c then
+      require("pciem.faults.nvme").hold_lua(c, "trace", true)
+      tr.nvme = c
+   end
    return true
 end
 
@@ -200,6 +206,7 @@ function M.stop(dev)
    if not tr then return nil end
    if tr.tap and type(dev.untap) == "function" then dev:untap(tr.tap) end
    hooks.set(dev, "trace", nil)
+   if tr.nvme then require("pciem.faults.nvme").hold_lua(tr.nvme, "trace", false) end
    dev._trace = nil
    tr.file:close()
    return tr.count
