@@ -33,7 +33,7 @@ local function trace_summary(path)
    local trace, err = optional("pciem.trace", "tracing")
    if not trace then return M.EXIT_SCRIPT, err end
    local ok, serr = trace.summary(path, io.stdout)
-   if not ok then return M.EXIT_SCRIPT, ("trace-summary: %s"):format(tostring(serr)) end
+   if not ok then return M.EXIT_SCRIPT, tostring(serr) end
    return M.EXIT_OK
 end
 

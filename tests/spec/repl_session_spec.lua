@@ -275,10 +275,28 @@ describe("a repl session", function()
       assert.are.equal(30, t.osim:mmio_read(0, 0x8, 4))	-- old handler still in place
    end)
 
-   it("says clearly when fault injection is not available or misused", function()
+   it("loads, lists and removes fault plans; misuse gets the usage", function()
       t = setup()
       local out = t.run("faults frob")
       assert.is_truthy(out:find("^ERR .*faults"), out)
+      if not pcall(require, "pciem.faults") then return end
+      local plan = os.tmpname() .. ".lua"
+      local f = assert(io.open(plan, "w"))
+      f:write([[return { name = "ones", quiet = true, faults = { { name = "data",
+         match = { mmio = { bar = 0, offset = 0x8, access = "read" } }, action = "allones" } } }]])
+      f:close()
+      out = t.run("faults load " .. plan)
+      assert.is_truthy(out:find("plan 1 'ones' loaded", 1, true), out)
+      assert.are.equal(0xffffffff, t.osim:mmio_read(0, 0x8, 4))
+      out = t.run("faults list")
+      assert.is_truthy(out:find("plan 1 'ones': 1 fired", 1, true), out)
+      out = t.run("faults remove 1")
+      assert.is_truthy(out:find("removed", 1, true), out)
+      assert.are.equal(0, t.osim:mmio_read(0, 0x8, 4))
+      assert.are.equal("no fault plans loaded", (t.run("faults list")))
+      out = t.run("faults load /nonexistent/plan.lua")
+      assert.is_truthy(out:find("^ERR faults load:"), out)
+      os.remove(plan)
    end)
 end)
 

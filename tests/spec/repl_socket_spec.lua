@@ -222,3 +222,33 @@ describe("pciem-lua list and attach", function()
 end)
 
 local _ = pciem
+
+describe("pciem-lua --faults, --trace and trace-summary", function()
+   it("refuses a missing fault plan, removing the device, exit 1", function()
+      local rc, _, err = helper.run(("%s --backend=sim --faults /nonexistent/plan.lua %s/examples/hello.lua")
+         :format(helper.bin, helper.top))
+      assert.are.equal(1, rc)
+      assert.is_truthy(err:find("--faults /nonexistent/plan.lua: ", 1, true), err)
+   end)
+
+   it("summarises a trace file, and names a missing one", function()
+      local trace = os.tmpname()
+      local dir = tmpdir()
+      local rc, out = helper.run(([[
+         PCIEM_REPL_DIR=%s %s --backend=sim --trace %s %s/examples/hello.lua >/dev/null 2>&1 &
+         pid=$!
+         i=0
+         while ! ls %s/hello.*.sock >/dev/null 2>&1 && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+         kill -TERM $pid
+         wait $pid
+         %s trace-summary %s
+      ]]):format(dir, helper.bin, trace, helper.top, dir, helper.bin, trace))
+      os.execute("rm -rf '" .. dir .. "'")
+      os.remove(trace)
+      assert.are.equal(0, rc)
+      assert.is_truthy(out:find("mmio_write", 1, true), out)
+      local rc2, _, err = helper.run(helper.bin .. " trace-summary /nonexistent/trace.jsonl")
+      assert.are.equal(1, rc2)
+      assert.is_truthy(err:find("/nonexistent/trace.jsonl", 1, true), err)
+   end)
+end)

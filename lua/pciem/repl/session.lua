@@ -316,10 +316,20 @@ function COMMANDS.faults(self, rest)
    if sub == "load" and w[2] then
       local h, err = faults.load(self.dev, w[2])
       if not h then return self:err("faults load: " .. tostring(err)) end
-      self:out(("faults: loaded %s as %s"):format(w[2], tostring(type(h) == "table" and (h.id or h) or h)))
+      self:out(("faults: plan %s '%s' loaded from %s (faults remove %s takes it out)")
+         :format(tostring(h.id), tostring(h.name), w[2], tostring(h.id)))
    elseif sub == "list" then
       local l = faults.list(self.dev)
-      self:out(type(l) == "string" and l or show.value(l))
+      local out = {}
+      for _, p in ipairs(l) do
+         out[#out + 1] = ("plan %s '%s': %d fired%s"):format(tostring(p.id), tostring(p.name),
+            p.fired or 0, p.seed and (", seed %d"):format(p.seed) or "")
+         for _, f in ipairs(p.faults or {}) do
+            out[#out + 1] = ("  %-20s %-6s %-30s seen %d, fired %d"):format(tostring(f.name),
+               tostring(f.kind), tostring(f.action), f.seen or 0, f.fired or 0)
+         end
+      end
+      self:out(#out > 0 and table.concat(out, "\n") or "no fault plans loaded")
    elseif sub == "remove" and w[2] then
       local id = tonumber(w[2]) or w[2]
       local ok2, err = faults.unload(self.dev, id)
