@@ -83,4 +83,56 @@ describe("pciem-lua -i on a terminal", function()
       p:expect("nvme removed")
       assert.are.equal(0, p:wait(10))
    end)
+
+   it("attaches to a running device: remote completion, live watch output, Ctrl-C, detach", function()
+      if not have_readline() then
+         pending("libreadline.so.8 is not installed")
+         return
+      end
+      local rc, out = helper.run(([[
+         PCIEM_REPL_DIR='%s' %s --backend=sim %s/devices/nvme.lua size=1M >/dev/null 2>&1 &
+         echo $!
+         i=0
+         while ! ls '%s'/nvme.*.sock >/dev/null 2>&1 && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+      ]]):format(dir, helper.bin, helper.top, dir))
+      assert.are.equal(0, rc)
+      local dev_pid = tonumber(out:match("%d+"))
+      local ok, err = pcall(function()
+         p = pty.spawn(("TERM=xterm INPUTRC=/dev/null PCIEM_REPL_DIR='%s' PCIEM_LUA_HISTORY='%s' "
+            .. "exec %s attach nvme"):format(dir, hist, helper.bin))
+         p:expect("attached to nvme (pid " .. dev_pid .. ")")
+         p:expect("> ")
+         p:type("CST\t")
+         p:expect("CSTS")			-- candidates came from the device
+         p:type("\r")
+         p:expect("RDY=0")
+         p:expect("> ")
+         p:type("watch CC\r")
+         p:expect("watch 1: CC")
+         p:expect("> ")
+         p:type("abc")			-- half a line when the watch fires
+         p:expect("abc")
+         -- another client plays the driver: a CC write through the sim's OS side
+         local rc2 = helper.run(("PCIEM_REPL_DIR='%s' %s attach nvme -e "
+            .. "'o = require(\"pciem.sim\").new(dev); o:enable_memory(true); o:mmio_write(0, 0x14, 4, 0x460000)'")
+            :format(dir, helper.bin))
+         assert.are.equal(0, rc2)
+         p:expect("[watch 1] #")
+         p:expect("(CC) = 0x00460000  EN=0")
+         p:expect("> abc")			-- the line being typed is drawn again
+         p:type("\3")
+         p:expect("> ")
+         p:type("1 + 1\r")
+         p:expect("2")
+         p:expect("> ")
+         p:type("detach\r")
+         assert.are.equal(0, p:wait(10))
+         -- the device is still running
+         local rc3, listed = helper.run(("PCIEM_REPL_DIR='%s' %s list"):format(dir, helper.bin))
+         assert.are.equal(0, rc3)
+         assert.is_truthy(listed:find("nvme%s+" .. dev_pid), listed)
+      end)
+      os.execute("kill -TERM " .. dev_pid)
+      assert(ok, err)
+   end)
 end)

@@ -211,6 +211,23 @@ local function interactive(c, entry)
    io.stdout:write(("attached to %s (pid %d) at %s; `help` lists commands, `detach` or Ctrl-D leaves\n")
       :format(entry.name, entry.pid, entry.pci))
    io.stdout:flush()
+   -- the server's lines already read (the greeting's prompt)
+   local function drain()
+      while true do
+         local l, rest = c.buf:match("^([^\n]*)\n(.*)$")
+         if not l then break end
+         c.buf = rest
+         local kind, prompt = show_line(l, function(t) ed:print(t) end,
+            function(t) ed:print(t) end)
+         if kind == "prompt" then
+            waiting = false
+            ed:resume(prompt)
+         elseif kind == "quit" then
+            done = true
+         end
+      end
+   end
+   drain()
    while not done do
       local p = { { fd = c.fd } }
       if not waiting then p[#p + 1] = { fd = ed.fd } end
@@ -226,19 +243,7 @@ local function interactive(c, entry)
                   return 1
                end
                c.buf = c.buf .. data
-               while true do
-                  local l, rest = c.buf:match("^([^\n]*)\n(.*)$")
-                  if not l then break end
-                  c.buf = rest
-                  local kind, prompt = show_line(l, function(t) ed:print(t) end,
-                     function(t) ed:print(t) end)
-                  if kind == "prompt" then
-                     waiting = false
-                     ed:resume(prompt)
-                  elseif kind == "quit" then
-                     done = true
-                  end
-               end
+               drain()
             elseif x.fd == sigfd then
                local sig = pffi.C.pciem_ffi_host_wait(0)
                if sig == 15 then

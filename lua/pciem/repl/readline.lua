@@ -85,7 +85,8 @@ local anchors = {}	-- strings and callbacks readline keeps pointers to
 --- history (path or nil).
 function M.editor(opts)
    local fd = opts.fd or 0
-   local lib = (opts.plain or not sys.isatty(fd)) and nil or M.lib()
+   if opts.plain or not sys.isatty(fd) then return M.plain(opts) end
+   local lib = M.lib()
    if not lib then return M.plain(opts) end
    local self = setmetatable({ lib = lib, fd = fd, opts = opts, active = false,
       history = opts.history, closed = false }, Editor)
