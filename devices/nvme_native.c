@@ -360,6 +360,82 @@ static int prp_segments(struct nvme_native *nn, const uint32_t *sqe, uint64_t le
 	return 0;
 }
 
+/* SGL descriptor types (byte 15 bits 7:4); subtype bits 3:0 must be 0 (Address). */
+enum { SGL_DATA = 0, SGL_SEGMENT = 2, SGL_LAST = 3, MAX_SGL_LISTS = 64 };
+
+/*
+ * The merged segments of a @len-byte transfer described by an SGL (PSDT 01):
+ * Data Block descriptors, in the command or in Segment / Last Segment lists.
+ * -1 for anything Lua reports (bit buckets, malformed lists).
+ */
+static int sgl_segments(struct nvme_native *nn, const uint32_t *sqe, uint64_t len)
+{
+	struct nvme_fp_state *st = nn->st;
+	uint32_t *list = (uint32_t *)nn->prp;	/* PRP_PAGE_MAX bytes */
+	const uint32_t *d = sqe + 6;
+	uint32_t remaining = 0, lists = 0, next = 0;
+	bool in_list = false, last_list = false;
+	uint64_t left = len;
+
+	nn->nsegs = 0;
+	while (left) {
+		uint64_t addr = (uint64_t)d[1] << 32 | d[0];
+		uint32_t dlen = d[2], ident = d[3] >> 24;
+		uint32_t type = ident >> 4;
+
+		if (ident & 0xf)
+			return -1;
+		if (type == SGL_DATA) {
+			uint64_t l = dlen < left ? dlen : left;
+
+			if (l && add_seg(nn, addr, l))
+				return -1;
+			left -= l;
+		} else if (type == SGL_SEGMENT || type == SGL_LAST) {
+			uint64_t t;
+			int rc;
+
+			/* a segment descriptor ends its list; a Last Segment list holds none */
+			if ((in_list && remaining) || last_list)
+				return -1;
+			if (!dlen || dlen % 16 || dlen > PRP_PAGE_MAX || ++lists > MAX_SGL_LISTS)
+				return -1;
+			t = now_ns(st);
+			rc = nn->nd->dma_read(nn->nd, addr, list, dlen);
+			st->stats.ns_data += now_ns(st) - t;
+			st->stats.prp_dmas++;
+			if (rc < 0)
+				return -1;
+			in_list = true;
+			last_list = type == SGL_LAST;
+			remaining = dlen / 16;
+			next = 0;
+		} else {
+			return -1;
+		}
+		if (left) {
+			if (!in_list || !remaining)
+				return -1;
+			d = list + next * 4;
+			next++;
+			remaining--;
+		}
+	}
+	return 0;
+}
+
+static int data_segments(struct nvme_native *nn, const uint32_t *sqe, uint64_t len)
+{
+	switch ((sqe[0] >> 14) & 3) {
+	case 0:
+		return prp_segments(nn, sqe, len);
+	case 1:
+		return sgl_segments(nn, sqe, len);
+	default:
+		return -1;
+	}
+}
+
 /* ---- stores ---- */
 
 /* Store bytes [off, off + len) -> the segments: straight from the RAM chunks. */
@@ -526,7 +602,7 @@ static int read_write(struct nvme_native *nn, const uint32_t *sqe, bool write)
 
 	if (!ns || !lba_range(ns, sqe, &off, &len, &nlb) || len > st->mdts_bytes)
 		return DEFER;
-	if (prp_segments(nn, sqe, len))
+	if (data_segments(nn, sqe, len))
 		return DEFER;
 	s = ns->store;
 	if (s->chunks)
@@ -585,7 +661,7 @@ static int write_zeroes(struct nvme_native *nn, const uint32_t *sqe)
 
 static int exec_io(struct nvme_native *nn, const uint32_t *sqe)
 {
-	if (sqe[0] & 0xc300)		/* fused, or SGLs: Lua */
+	if (sqe[0] & 0x300)		/* fused: Lua */
 		return DEFER;
 	switch (sqe[0] & 0xff) {
 	case OP_READ:

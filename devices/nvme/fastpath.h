@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * State the NVMe controller's Lua side (devices/nvme/*.lua) and its native fast
+ * State the NVMe controller's Lua modules (devices/nvme.lua, devices/nvme/) and its native fast
  * path (devices/nvme_native.c) share. Lua cdefs the marked section from this file.
  */
 #ifndef NVME_FASTPATH_H

@@ -289,7 +289,10 @@ function M.doorbell(c, off, value)
       if c.dbbuf and qid > 0 then
          -- The shadow tail is the truth; this MMIO value may be older than a tail
          -- already taken from it (queued events), and must not move the tail back.
-         shadow_sq(c, qid)
+         -- Entries up to the tail we have come first: the native path may have
+         -- taken the tail and handed the rest of the queue over.
+         M.process_sq(c, qid)
+         if sq.stalled == 0 then shadow_sq(c, qid) end
       else
          sq.tail = value
          M.process_sq(c, qid)
