@@ -135,4 +135,39 @@ describe("pciem-lua -i on a terminal", function()
       os.execute("kill -TERM " .. dev_pid)
       assert(ok, err)
    end)
+
+   it("pauses at a break while the terminal keeps working; Ctrl-C keeps the pause", function()
+      if not have_readline() then
+         pending("libreadline.so.8 is not installed")
+         return
+      end
+      p = start()
+      p:expect("> ")
+      p:type("break CC.EN 0->1\r")
+      p:expect("break 1: CC write: CC.EN 0->1")
+      p:expect("> ")
+      -- play the driver from the REPL itself: the write is handled after this line
+      p:type('o = require("pciem.sim").new(dev); o:enable_memory(true); o:mmio_write(0, 0x14, 4, 0x460001)\r')
+      p:expect("[break 1] CC write: CC.EN 0->1 -- #")
+      p:expect("the device is paused")
+      p:expect("> ")
+      p:type("dev.nvme.ctrl.enabled\r")	-- the CC handler has not run
+      p:expect("false")
+      p:expect("> ")
+      p:type("xyz\3")
+      p:expect("^C")
+      p:expect("> ")
+      p:type("break\r")
+      p:expect("paused at break 1")		-- Ctrl-C did not end the pause
+      p:expect("> ")
+      p:type("continue\r")
+      p:expect("continuing")
+      p:expect("> ")
+      p:type("dev.nvme.ctrl.enabled\r")	-- now it has
+      p:expect("true")
+      p:expect("> ")
+      p:type("quit\r")
+      p:expect("nvme removed")
+      assert.are.equal(0, p:wait(10))
+   end)
 end)

@@ -8,6 +8,12 @@ local show = require("pciem.repl.show")
 
 local M = {}
 
+local SIGINT = 2
+
+--- Set by the terminal REPL (-i): called for a SIGINT that comes during a
+--- pause; returning true keeps the device paused.
+M.on_sigint = nil
+
 local Debug = {}
 Debug.__index = Debug
 
@@ -239,10 +245,16 @@ function Debug:pause(b, a)
       .. "sync reads keep their deadline); `continue` resumes")
       :format(b.id, b.label, show.access(a, self:map())))
    while self.paused do
-      local n = self.dev:serve_fds(250)
+      local n, why, sig = self.dev:serve_fds(250)
       if n == nil then
-         self.paused = nil
-         break
+         if why == "signal" and sig == SIGINT and M.on_sigint and M.on_sigint() then
+            -- Ctrl-C at the terminal REPL cancelled its line: the pause goes
+            -- on, and run() must not see the signal (events.lua keeps it there)
+            rawset(self.dev, "_signal", nil)
+         else
+            self.paused = nil
+            break
+         end
       end
    end
 end

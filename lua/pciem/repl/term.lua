@@ -5,6 +5,7 @@
 local sys = require("pciem.repl.sys")
 local session = require("pciem.repl.session")
 local readline = require("pciem.repl.readline")
+local debug_ = require("pciem.repl.debug")
 
 local M = {}
 
@@ -52,6 +53,11 @@ function M.start(dev, info)
       return nil, err
    end
    self.watch = w
+   -- Ctrl-C while a break holds the device cancels the line, as at any time
+   debug_.on_sigint = function()
+      self:interrupt()
+      return true
+   end
    io.stdout:write(("REPL on %s: `help` lists commands, Ctrl-D or `quit` stops the device\n")
       :format(dev.name))
    io.stdout:flush()
@@ -65,6 +71,7 @@ function Term:interrupt()
 end
 
 function Term:close()
+   debug_.on_sigint = nil
    if self.watch then self.dev:unwatch_fd(self.watch); self.watch = nil end
    self.ed:close()
    self.s:close()
