@@ -102,8 +102,13 @@ function M.find(target)
    if #hits == 0 then
       local names = {}
       for _, e in ipairs(all) do names[#names + 1] = ("%s (pid %d)"):format(e.name, e.pid) end
-      return nil, ("no running device '%s'%s"):format(target,
-         #names > 0 and ("; running: " .. table.concat(names, ", ")) or " (pciem-lua list shows none)")
+      local hint = ""
+      if sys.getuid() ~= 0 and sys.lstat("/run/pciem-lua") then
+         hint = " (devices run by root are attached to as root)"
+      end
+      return nil, ("no running device '%s'%s%s"):format(target,
+         #names > 0 and ("; running: " .. table.concat(names, ", ")) or " (pciem-lua list shows none)",
+         hint)
    end
    local pids = {}
    for _, e in ipairs(hits) do pids[#pids + 1] = tostring(e.pid) end
