@@ -27,17 +27,17 @@ end
 --- so keep() knows which script is asking. Same results as pciem.load.
 function M.load(path, ...)
    local pciem = require("pciem")
+   -- no pcall: an error keeps its traceback for pciem-lua -v (and ends it)
    current_script = path
-   local results = { pcall(pciem.load, path, ...) }
+   local results = { pciem.load(path, ...) }
    current_script = nil
-   if not results[1] then error(results[2], 0) end
-   local dev = results[2]
+   local dev = results[1]
    if pciem.is_device(dev) then
       -- what belongs to the script, for the next reload to replace
       local idle = rawget(dev, "_idle") or {}
       rawset(dev, "_script_idle", { unpack(idle) })
    end
-   return unpack(results, 2, table.maxn(results))
+   return unpack(results, 1, table.maxn(results))
 end
 
 local RECORDED = { "on_read", "on_write", "on_cfg_write", "on_start", "on_idle", "load_native" }
