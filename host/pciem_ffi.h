@@ -213,6 +213,8 @@ void pciem_ffi_loop_set_intercept(struct pl_loop *lp, int on);
  * -errno (the native handler failed: the answer is all-ones).
  */
 int pciem_ffi_loop_serve(struct pl_loop *lp, uint32_t i);
+/* Batch entry @i, a read: its answer becomes the shadow's value now. */
+void pciem_ffi_loop_reshadow(struct pl_loop *lp, uint32_t i);
 /*
  * Watch @fd for input (POLLIN/POLLHUP) as long as the loop runs: returns its
  * slot (0..PL_LOOP_MAX_FDS-1) or -errno. Unwatch by slot.

@@ -340,6 +340,9 @@ static int serve_c(struct pl_loop *lp, const struct pciem_event *ev, const struc
 	int rc;
 
 	if (!r || !r->fn) {
+		/* the shadow as it is now: an earlier handler may have changed it */
+		if (ev->kind == PCIEM_EVENT_MMIO_READ)
+			*value = shadow_value(lp, ev);
 		lp->stats.default_events++;
 		return 0;
 	}
@@ -369,6 +372,12 @@ int pciem_ffi_loop_serve(struct pl_loop *lp, uint32_t i)
 		return pl_dev_error(lp->dev, -EINVAL, "serve: batch entry %u of %u", i, lp->pending);
 	b = &lp->batch[i];
 	return serve_c(lp, &b->ev, resolve(lp, &b->ev), &b->answer);
+}
+
+void pciem_ffi_loop_reshadow(struct pl_loop *lp, uint32_t i)
+{
+	if (i < lp->pending && lp->batch[i].ev.kind == PCIEM_EVENT_MMIO_READ)
+		lp->batch[i].answer = shadow_value(lp, &lp->batch[i].ev);
 }
 
 void pciem_ffi_loop_done(struct pl_loop *lp, uint32_t n)

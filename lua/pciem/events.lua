@@ -309,12 +309,13 @@ function M.close_loop(self)
    self._loop, self._batch, self._stats = nil, nil, nil
 end
 
--- Run Lua handler fn for batch entry e.
-local function call_handler(self, fn, e)
+-- Run Lua handler fn for batch entry i (e). A read answered with nil gets
+-- the shadow as it is now (an earlier handler of the batch may have set it).
+local function call_handler(self, fn, e, i)
    local width = e.ev.width
    if e.ev.kind == EV_READ then
       local v = fn(self, e.ev.offset, width)
-      if v ~= nil then e.answer = v end
+      if v ~= nil then e.answer = v else C.pciem_ffi_loop_reshadow(self._loop, i) end
    elseif width == 8 then
       fn(self, e.ev.offset, e.ev.value, 8)
    else
@@ -356,7 +357,7 @@ local function dispatch_tapped(self, n)
          if bit.band(e.flags, EV_NATIVE) ~= 0 or not lua then
             lua = C.pciem_ffi_loop_serve(loop, i) == NATIVE_DEFER and lua
          end
-         if lua then call_handler(self, fns[e.handler], e) end
+         if lua then call_handler(self, fns[e.handler], e, i) end
       end
       if a.kind == "read" then
          a.value = a.width == 8 and e.answer or tonumber(e.answer) % 2 ^ (8 * a.width)
@@ -375,7 +376,7 @@ local function dispatch(self, n)
    for i = 0, n - 1 do
       local e = batch[i]
       self.seq = tonumber(e.ev.seq)
-      call_handler(self, fns[e.handler], e)
+      call_handler(self, fns[e.handler], e, i)
    end
    C.pciem_ffi_loop_done(self._loop, n)
 end

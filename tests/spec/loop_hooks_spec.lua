@@ -197,6 +197,31 @@ describe("event loop hooks: taps", function()
    end)
 end)
 
+describe("event loop hooks: reads see earlier handlers' shadow changes", function()
+   for _, tapped in ipairs({ false, true }) do
+      it(("a default read and a nil-returning handler answer the shadow as it is now%s")
+         :format(tapped and " (tapped)" or ""), function()
+         local dev = private()
+         assert(dev:on_write(0, 0x10, function(d, _, v)
+            d.bar[0].u32[0x14 / 4] = v * 2
+            d.bar[0].u32[0x18 / 4] = v * 3
+         end))
+         assert(dev:on_read(0, 0x18, function() return nil end))
+         assert(dev:start("sim"))
+         if tapped then dev:tap(nil, function() end) end
+         inject(dev, WRITE, 0x10, 4, 3)
+         local seq = inject(dev, READ, 0x14, 4, 0, F_SYNC)
+         dev:step()
+         assert.are.same({ seq, 6 }, { answer0(dev) })
+         inject(dev, WRITE, 0x10, 4, 5)
+         seq = inject(dev, READ, 0x18, 4, 0, F_SYNC)
+         dev:step()
+         assert.are.same({ seq, 15 }, { answer0(dev) })
+         dev:stop()
+      end)
+   end
+end)
+
 describe("event loop hooks: watched fds", function()
    it("serves a readable fd from step(), run() and serve_fds(), and stops after unwatch", function()
       local fds = ffi.new("int[2]")
