@@ -4,7 +4,8 @@
 # writes verified with crc32c (several jobs, queue depth up to 32, 4 KiB to
 # 1 MiB blocks), blkdiscard, `nvme reset`, a file-backed disk across a restart
 # of pciem-lua, and pciem-lua stopped under a mounted filesystem.
-# NVME_ARGS adds device options (e.g. fastpath=off) to every start.
+# The integrity part runs with fastpath=on and with fastpath=off; the rest with
+# the default. NVME_ARGS adds device options to every start.
 . /pciem/tests/lib.sh
 
 script=/pciem/devices/nvme.lua
@@ -42,35 +43,50 @@ down() {
 
 modprobe nvme
 
-# fio: random writes then verify, several jobs, depths 1..32, sizes 4K..1M.
-if up data.start size=64M; then
+# integrity MODE: fio random writes then verify (several jobs, depths 1..32, sizes
+# 4K..1M), blkdiscard, nvme reset, with fastpath=MODE (the native I/O path, or all-Lua).
+integrity() {
+	local m=data.$1
+	if ! up $m.start size=64M fastpath=$1; then
+		return
+	fi
 	fio --name=verify --filename=/dev/nvme0n1 --direct=1 --ioengine=libaio \
 		--rw=randwrite --bsrange=4k-1m --bs_unaligned=0 --iodepth=32 --numjobs=4 \
 		--size=12M --offset_increment=16M --verify=crc32c --verify_fatal=1 \
 		--do_verify=1 --group_reporting >/tmp/fio.out 2>&1
-	check_eq data.fio_status $? 0
+	check_eq $m.fio_status $? 0
 	grep -E "(READ|WRITE):" /tmp/fio.out
-	check_grep data.fio_no_errors /tmp/fio.out 'err= *0'
+	check_grep $m.fio_no_errors /tmp/fio.out 'err= *0'
 	fio --name=qd1 --filename=/dev/nvme0n1 --direct=1 --ioengine=psync --rw=randrw \
 		--bs=4k --size=4M --verify=crc32c --do_verify=1 >/tmp/fio1.out 2>&1
-	check_eq data.fio_qd1 $? 0
+	check_eq $m.fio_qd1 $? 0
 
 	# blkdiscard: the discarded range reads back as zeroes (deallocate).
 	dd if=/dev/urandom of=/tmp/r bs=1M count=4 2>/dev/null
 	dd if=/tmp/r of=/dev/nvme0n1 bs=1M count=4 oflag=direct 2>/dev/null
-	check data.blkdiscard blkdiscard -o 0 -l $((4 << 20)) /dev/nvme0n1
+	check $m.blkdiscard blkdiscard -o 0 -l $((4 << 20)) /dev/nvme0n1
 	dd if=/dev/nvme0n1 of=/tmp/back bs=1M count=4 iflag=direct 2>/dev/null
 	dd if=/dev/zero of=/tmp/zero bs=1M count=4 2>/dev/null
-	check data.discard_zeroes cmp /tmp/back /tmp/zero
+	check $m.discard_zeroes cmp /tmp/back /tmp/zero
 
 	# nvme reset: the controller comes back and the data is still there.
 	dd if=/tmp/r of=/dev/nvme0n1 bs=1M count=4 oflag=direct 2>/dev/null
-	check data.reset nvme reset /dev/nvme0
+	check $m.reset nvme reset /dev/nvme0
 	wait_for test -b /dev/nvme0n1
 	dd if=/dev/nvme0n1 of=/tmp/back bs=1M count=4 iflag=direct 2>/dev/null
-	check data.after_reset cmp /tmp/back /tmp/r
-	down data.stop
-fi
+	check $m.after_reset cmp /tmp/back /tmp/r
+	down $m.stop
+	grep "commands" /tmp/nvme.log
+	# the stop line counts the commands the native path ran
+	if [ "$1" = on ]; then
+		check_grep $m.native_used /tmp/nvme.log 'commands \([1-9][0-9]* in C\)'
+	else
+		check_grep $m.lua_only /tmp/nvme.log 'commands \(0 in C\)'
+	fi
+}
+
+integrity on
+integrity off
 
 # A file-backed disk keeps its data across a restart of pciem-lua.
 rm -f /tmp/disk.img
