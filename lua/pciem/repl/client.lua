@@ -166,6 +166,60 @@ local function batch(c, lines)
    return failed and 1 or 0
 end
 
+-- Lines from a pipe or file on stdin, each sent once the previous one's
+-- prompt came back; output the device sends meanwhile (watch, break) is
+-- printed as it comes. Ends at the end of stdin. Returns the exit code.
+local function from_stdin(c)
+   local failed, waiting, eof, inbuf = false, true, false, ""
+   local last_prompt = "> "
+   while true do
+      if not waiting then
+         local l, rest = inbuf:match("^([^\n]*)\n(.*)$")
+         if not l and eof and inbuf ~= "" then l, rest = inbuf, "" end
+         if l then
+            inbuf = rest
+            c:send("L" .. l)
+            waiting = true
+         elseif eof then
+            break
+         end
+      end
+      local p = { { fd = c.fd } }
+      if not eof and not waiting then p[2] = { fd = 0 } end
+      -- lines already buffered from the socket first
+      local have = c.buf:find("\n", 1, true)
+      if not have then sys.poll(p, -1) end
+      if have or p[1].revents ~= 0 then
+         if not have then
+            local data = sys.read(c.fd)
+            if not data or data == "" then
+               stderr_line("pciem-lua: attach: the device closed the connection")
+               return 1
+            end
+            c.buf = c.buf .. data
+         end
+         while true do
+            local l, rest = c.buf:match("^([^\n]*)\n(.*)$")
+            if not l then break end
+            c.buf = rest
+            local kind, prompt = show_line(l, stdout_line, stderr_line)
+            if kind == "error" then failed = true end
+            if kind == "prompt" then waiting = false; last_prompt = prompt end
+            if kind == "quit" then return failed and 1 or 0 end
+         end
+      elseif p[2] and p[2].revents ~= 0 then
+         local data = sys.read(0)
+         if not data or data == "" then eof = true else inbuf = inbuf .. data end
+      end
+   end
+   if last_prompt ~= "> " then
+      stderr_line("pciem-lua: attach: the input ends inside an unfinished Lua chunk")
+      failed = true
+   end
+   c:send("Q")
+   return failed and 1 or 0
+end
+
 local function split_lines(s)
    local out = {}
    for l in (s:gsub("\n$", "") .. "\n"):gmatch("([^\n]*)\n") do out[#out + 1] = l end
@@ -292,7 +346,7 @@ function M.attach(target, chunk)
    if chunk then
       code = batch(c, split_lines(chunk))
    elseif not sys.isatty(0) then
-      code = batch(c, split_lines(io.stdin:read("*a") or ""))
+      code = from_stdin(c)
    else
       code = interactive(c, entry)
    end

@@ -71,8 +71,8 @@ function Session:make_env()
    function H.peek(b, off, width)
       width = need_num(width or 4, "peek width")
       if not WIDTHS[width] then error("peek: width 1, 2, 4 or 8", 0) end
-      local v = bar_of(dev, b, "peek")[WIDTHS[width]](bar_of(dev, b, "peek"), need_num(off, "peek offset"))
-      return v
+      local view = bar_of(dev, b, "peek")
+      return view[WIDTHS[width]](view, need_num(off, "peek offset"))
    end
    function H.poke(b, off, width, value)
       width = need_num(width, "poke width")
