@@ -135,7 +135,7 @@ function Session:make_env()
    end
    H.hexdump = show.hexdump
    self.helpers = H
-   local env = setmetatable({ dev = dev }, {
+   local env = setmetatable({ dev = dev, pciem = require("pciem") }, {
       __index = function(_, k)
          if H[k] then return H[k] end
          local m = s:map()
