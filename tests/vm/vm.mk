@@ -3,7 +3,7 @@
 # against, a busybox initramfs with the test tools, pciem.ko and pciem-lua.
 #   make vm-run GUEST=script.sh   boot, load pciem.ko, run the script as root
 #   make test-vm                  every tests/vm/guest/*.sh in one boot
-#   make demo                     examples/hello.lua shown in the guest's lspci
+#   make demo                     devices/nvme.lua under the guest's nvme driver, ext4, fio
 #   make vm-clean                 drop the built initramfs (kernel download kept)
 # See docs/guest.md for the variables below.
 
@@ -78,7 +78,7 @@ demo: deps-ensure
 	$(Q)$(VM_SUBMAKE) vm-build
 	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd-demo.img \
 		$(TOP)/tests/vm/demo.sh
-	$(E) "DEMO     booting the QEMU guest (software emulation, about 10 s)..."
+	$(E) "DEMO     booting the QEMU guest (software emulation, about 40 s)..."
 	$(Q)VM_SHOW='demo| ' $(VM_RUN) $(VM_DIR)/initrd-demo.img $(VM_DIR)/console-demo.log
 
 vm-clean:
