@@ -86,7 +86,8 @@ local function action_text(a)
    local parts = {}
    for _, k in ipairs(sorted(a)) do
       local v = a[k]
-      if v == true then parts[#parts + 1] = k
+      if k == "dnr" then	-- shown in the status
+      elseif v == true then parts[#parts + 1] = k
       elseif k == "delay" then parts[#parts + 1] = ("delay %g ms"):format(v)
       elseif k == "status" then parts[#parts + 1] = "status " .. nvme.status_text(v)
       elseif k == "value" then parts[#parts + 1] = ("value 0x%x"):format(v)

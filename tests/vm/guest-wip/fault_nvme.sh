@@ -1,0 +1,151 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Fault plans (lua/pciem/faults.lua) against the stock nvme driver on
+# devices/nvme.lua: a media error on an LBA range gives EIO to the reader and
+# leaves the rest intact; a command never answered is aborted, the controller
+# reset, and the I/O goes through; dropped interrupts are found by the
+# driver's timeout poll; controller fatal status leads to a reset that works.
+# NVME_ARGS adds device options (e.g. fastpath=off) to every start.
+. /pciem/tests/lib.sh
+
+args=${NVME_ARGS:-}
+timeout_s=4
+
+bound() {
+	[ "$(basename "$(readlink "/sys/bus/pci/devices/$DEV_ADDR/driver")")" = nvme ] &&
+		test -b /dev/nvme0n1
+}
+
+live() {
+	[ "$(cat /sys/class/nvme/nvme0/state 2>/dev/null)" = live ]
+}
+
+# up NAME PLAN: start the device with PLAN and wait for /dev/nvme0n1.
+up() {
+	if ! start_dev "/tmp/$1.log" --faults="$2" /pciem/devices/nvme.lua size=64M $args; then
+		fail "$1.start" "pciem-lua did not report a device"
+		return 1
+	fi
+	if ! wait_for bound; then
+		fail "$1.start" "no /dev/nvme0n1 for $DEV_ADDR"
+		cat "/tmp/$1.log"
+		stop_dev "$DEV_PID" TERM
+		return 1
+	fi
+	pass "$1.start"
+}
+
+# down NAME: stop pciem-lua, wait for the disk to go, show what the plan did.
+down() {
+	stop_dev "$DEV_PID" TERM
+	check_eq "$1.status" "$DEV_STATUS" 0
+	check "$1.gone" wait_for dev_absent "$DEV_ADDR"
+	grep '^faults:' "/tmp/$1.log"
+}
+
+# Lower the driver's timeouts so that a lost command costs seconds, not 30.
+modprobe nvme_core io_timeout=$timeout_s admin_timeout=$timeout_s
+modprobe nvme
+check_eq setup.io_timeout "$(cat /sys/module/nvme_core/parameters/io_timeout)" $timeout_s
+
+dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null
+
+# writes the pattern to the first 4 MiB of the disk
+put_pattern() {
+	dd if=/tmp/pattern of=/dev/nvme0n1 bs=1M count=4 oflag=direct 2>/dev/null
+}
+
+# same NAME SKIP COUNT: those 4 KiB blocks of the disk equal the pattern's.
+same() {
+	dd if=/dev/nvme0n1 of=/tmp/back bs=4k skip="$2" count="$3" iflag=direct 2>/dev/null
+	dd if=/tmp/pattern of=/tmp/want bs=4k skip="$2" count="$3" 2>/dev/null
+	check "$1" cmp /tmp/back /tmp/want
+}
+
+# 1. A media error on LBAs 2048..2055 (512-byte blocks: 4 KiB block 256).
+cat >/tmp/plan-eio.lua <<'LUA'
+return { seed = 1, faults = {
+   { name = "bad-lbas", match = { nvme = { opcode = "read", nsid = 1, lba = { 2048, 2055 } } },
+     action = { status = "unrecovered_read_error", dnr = true } },
+} }
+LUA
+if up eio /tmp/plan-eio.lua; then
+	check eio.write put_pattern
+	dmesg -c >/dev/null
+	if dd if=/dev/nvme0n1 of=/tmp/x bs=4k skip=256 count=1 iflag=direct 2>/tmp/dd.err; then
+		fail eio.read_fails "a read of the bad LBAs succeeded"
+	else
+		check_grep eio.read_eio /tmp/dd.err '(Input/output|I/O) error'
+	fi
+	dmesg >/tmp/dmesg-eio
+	check_grep eio.kernel_says /tmp/dmesg-eio '(medium|I/O) error, dev nvme0n1, sector 2048'
+	same eio.before 0 256
+	same eio.after 257 767
+	check eio.write_bad_range dd if=/dev/zero of=/dev/nvme0n1 bs=4k seek=256 count=1 oflag=direct
+	down eio
+	check_grep eio.logged /tmp/eio.log '^faults: seq [0-9]+: bad-lbas: .*unrecovered_read_error\+dnr'
+fi
+
+# 2. A read that is never answered: the driver aborts it, then resets the
+# controller and retries; the retry (not matched again: times = 1) succeeds.
+cat >/tmp/plan-lost.lua <<'LUA'
+return { faults = {
+   { name = "lost-read", match = { nvme = { opcode = "read", lba = { 4096, 4103 } }, times = 1 },
+     action = "swallow" },
+} }
+LUA
+if up lost /tmp/plan-lost.lua; then
+	check lost.write put_pattern
+	dmesg -c >/dev/null
+	same lost.read_resumes 512 1
+	dmesg >/tmp/dmesg-lost
+	check_grep lost.timeout /tmp/dmesg-lost 'timeout, (aborting|reset controller)'
+	check lost.live wait_for live
+	same lost.after_reset 0 1024
+	down lost
+fi
+
+# 3. Lost interrupts: the interrupts of the completions of two reads of LBA
+# 6144 (4 KiB block 768) are dropped -- a plan is Lua, so one fault can arm
+# another. One I/O in flight at a time: the driver's timeout handler polls
+# the queue and completes them.
+cat >/tmp/plan-irq.lua <<'LUA'
+local armed = 0
+return { faults = {
+   { name = "arm", match = { nvme = { opcode = "read", lba = 6144 } },
+     action = { call = function() armed = armed + 1 end } },
+   { name = "lost-irq", match = { irq = {}, when = function(ev) return armed > 0 and ev.vector > 0 end },
+     action = { drop = true, call = function() armed = armed - 1 end } },
+} }
+LUA
+if up irq /tmp/plan-irq.lua; then
+	check irq.write put_pattern
+	dmesg -c >/dev/null
+	same irq.read1 768 1
+	same irq.read2 768 1
+	same irq.others 0 64
+	dmesg >/tmp/dmesg-irq
+	check_grep irq.polled /tmp/dmesg-irq 'completion polled'
+	check irq.live live
+	down irq
+	check_grep irq.logged /tmp/irq.log '^faults: seq [0-9]+: lost-irq: call, drop'
+fi
+
+# 4. Controller fatal status on the 3rd write: the driver sees CSTS.CFS when
+# the write times out, resets the controller, and the write goes through.
+cat >/tmp/plan-cfs.lua <<'LUA'
+return { faults = {
+   { name = "cfs", match = { nvme = { opcode = "write" }, nth = 3 }, action = "fatal" },
+} }
+LUA
+if up cfs /tmp/plan-cfs.lua; then
+	dmesg -c >/dev/null
+	check cfs.writes dd if=/tmp/pattern of=/dev/nvme0n1 bs=64k count=16 oflag=direct
+	dmesg >/tmp/dmesg-cfs
+	check_grep cfs.reset /tmp/dmesg-cfs 'controller is down; will reset'
+	check cfs.live wait_for live
+	same cfs.data 0 256
+	down cfs
+fi
+
+finish
