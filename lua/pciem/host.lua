@@ -103,18 +103,28 @@ local function run_device(opts)
    -- serve the device's events until SIGINT/SIGTERM; with no handlers the
    -- loop still drains the ring (and answers sync reads from the shadow).
    -- With a terminal REPL, Ctrl-C (SIGINT) cancels the line being typed.
-   local sig, run_err
-   while true do
-      sig, run_err = dev:run()
-      if sig == SIGINT and term and not term.quitting then
-         term:interrupt()
-      else
-         break
+   -- A Lua error in a handler ends the loop: clean up (the terminal must not
+   -- stay in readline's mode, the socket must go) before reporting it.
+   local function serve()
+      while true do
+         local sig, run_err = dev:run()
+         if sig == SIGINT and term and not term.quitting then
+            term:interrupt()
+         else
+            return sig, run_err
+         end
       end
    end
+   local ran, sig, run_err = xpcall(serve, function(e)
+      return opts.verbose and debug.traceback(tostring(e), 2) or tostring(e)
+   end)
    if term then term:close() end
    if srv then srv:close() end
    stop_extras(dev, opts)
+   if not ran then
+      if dev.state == "started" then dev:stop() end
+      return M.EXIT_SCRIPT, sig
+   end
    if not sig then
       dev:stop()
       return M.EXIT_BACKEND, ("%s: event loop: %s"):format(dev.name, run_err)
