@@ -252,3 +252,31 @@ describe("pciem-lua --faults, --trace and trace-summary", function()
       assert.is_truthy(err:find("/nonexistent/trace.jsonl", 1, true), err)
    end)
 end)
+
+describe("a handler's error", function()
+   it("ends pciem-lua with exit 1 and removes its control socket", function()
+      local dir = tmpdir()
+      local script = helper.script([[
+local pciem = require("pciem")
+return pciem.device { name = "boom", vendor = 0x1234, device = 1, bars = { [0] = { size = 4096 } } }
+]])
+      local rc, out = helper.run(([[
+         PCIEM_REPL_DIR='%s' %s --backend=sim %s >/dev/null 2>%s.err &
+         pid=$!
+         i=0
+         while ! ls '%s'/boom.*.sock >/dev/null 2>&1 && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+         PCIEM_REPL_DIR='%s' %s attach boom -e 'dev:on_write(0, 0, function() error("handler boom") end); o = require("pciem.sim").new(dev); o:enable_memory(true); o:mmio_write(0, 0, 4, 1)'
+         wait $pid
+         echo "exit=$?"
+         cat %s.err
+         ls '%s'
+      ]]):format(dir, helper.bin, script, script, dir, dir, helper.bin, script, dir))
+      os.remove(script)
+      os.remove(script .. ".err")
+      os.execute("rm -rf '" .. dir .. "'")
+      assert.are.equal(0, rc)
+      assert.is_truthy(out:find("exit=1", 1, true), out)
+      assert.is_truthy(out:find("handler boom", 1, true), out)
+      assert.is_falsy(out:find(".sock", 1, true), out)
+   end)
+end)
