@@ -120,6 +120,20 @@ describe("the control socket", function()
       sys.close(b)
    end)
 
+   it("survives a client that goes away before its answers are written", function()
+      srv = start()
+      local fd = assert(sys.connect(srv.path))
+      sys.write_all(fd, "H\n" .. ("Lhelp\n"):rep(50))
+      sys.close(fd)
+      for _ = 1, 5 do dev:serve_fds(10) end	-- writes to the closed peer: EPIPE, no SIGPIPE
+      assert.are.equal(nil, next(srv.clients))
+      local again = assert(sys.connect(srv.path))
+      local acc = { buf = "" }
+      sys.write_all(again, "S\n")
+      assert.is_truthy(reply(dev, again, acc):find("^Ispec"))
+      sys.close(again)
+   end)
+
    it("drops a client's watches when it goes", function()
       srv = start()
       local fd = assert(sys.connect(srv.path))

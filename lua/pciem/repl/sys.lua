@@ -30,7 +30,7 @@ int pciem_repl_listen(int fd, int backlog) __asm__("listen");
 int pciem_repl_accept4(int fd, void *a, void *len, int flags) __asm__("accept4");
 int pciem_repl_connect(int fd, const pciem_repl_sockaddr_un *a, uint32_t len) __asm__("connect");
 long pciem_repl_read(int fd, void *buf, unsigned long n) __asm__("read");
-long pciem_repl_write(int fd, const void *buf, unsigned long n) __asm__("write");
+long pciem_repl_send(int fd, const void *buf, unsigned long n, int flags) __asm__("send");
 int pciem_repl_close(int fd) __asm__("close");
 int pciem_repl_unlink(const char *path) __asm__("unlink");
 int pciem_repl_chmod(const char *path, uint32_t mode) __asm__("chmod");
@@ -173,11 +173,15 @@ function M.read(fd)
    end
 end
 
---- Write as much of `s` as goes without blocking: bytes written, or nil, err.
+local MSG_NOSIGNAL = 0x4000
+
+--- Write as much of `s` to socket `fd` as goes without blocking: bytes
+--- written, or nil, err. A peer that went away is an error, never a SIGPIPE
+--- (which would end the device's process).
 function M.write(fd, s)
    local done = 0
    while done < #s do
-      local n = C.pciem_repl_write(fd, ffi.cast("const char *", s) + done, #s - done)
+      local n = C.pciem_repl_send(fd, ffi.cast("const char *", s) + done, #s - done, MSG_NOSIGNAL)
       if n < 0 then
          local e = ffi.errno()
          if e == EAGAIN then return done end
@@ -189,7 +193,7 @@ function M.write(fd, s)
    return done
 end
 
---- Write all of `s` to a blocking fd.
+--- Write all of `s` to a blocking socket.
 function M.write_all(fd, s)
    local done = 0
    while done < #s do
