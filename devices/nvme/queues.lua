@@ -24,6 +24,7 @@ function M.init(c, maxq)
    c.sqe_buf = ffi.new("uint8_t[?]", SQE_SIZE * FETCH_MAX)
    c.cqe = ffi.new("uint32_t[4]")
    c.vec_dirty = {}
+   c.active = {}		-- SQs with shadow doorbells served since the last idle point
 end
 
 --- Forget every queue and owed interrupt (controller reset).
@@ -33,6 +34,7 @@ function M.reset(c)
    ffi.fill(c.cq, ffi.sizeof("struct nvme_fp_cq") * (c.maxq + 1), 0)
    for v = 0, c.nvec - 1 do c.vec[v].count, c.vec[v].owed = 0, 0 end
    c.vec_dirty = {}
+   c.active = {}
    st.db_shadow, st.db_eventidx = 0, 0
    if st.intx_on == 1 then st.intx_on = 0; c.dev:intx(false) end
    st.intx_mode = 0
@@ -159,11 +161,17 @@ function M.idle(c)
          if sq.valid == 1 and sq.stalled == STALL_LUA then
             sq.stalled = 0
             M.process_sq(c, q)
-            if c.dbbuf and sq.stalled == 0 then shadow_sq(c, q) end
+            if c.dbbuf then c.active[q] = true end
          end
       end
-   elseif c.native then
+   elseif c.native and next(c.active) == nil then
       return	-- the native idle function, run just before, raised what was owed
+   end
+   -- Shadow doorbells served while busy: publish EventIdx and look again.
+   for qid in pairs(c.active) do
+      c.active[qid] = nil
+      local sq = c.sq[qid]
+      if c.dbbuf and sq.valid == 1 and sq.stalled == 0 and st.ready == 1 then shadow_sq(c, qid) end
    end
    local vec = c.vec
    for v = 0, c.nvec - 1 do
@@ -234,10 +242,24 @@ function M.process_sq(c, qid)
    end
 end
 
--- Doorbell Buffer Config (5.7): after the MMIO doorbell, publish EventIdx = the tail
--- consumed, then look at the shadow tail again; a value written meanwhile (the driver
--- read the old EventIdx and skipped the MMIO write) is served here. Write EventIdx
--- before reading the shadow, as the driver writes the shadow before reading EventIdx.
+-- Doorbell Buffer Config (5.7), while busy: take the shadow tail and serve the queue
+-- from its head; EventIdx stays behind the tail, so the driver's next submissions
+-- cost no MMIO write until the idle point settles the queue (shadow_sq).
+local function take_shadow(c, qid)
+   local sq = c.sq[qid]
+   local tail = c.dev:dma_read32(c.dbbuf.shadow + qid * 8)
+   if tail and tail < sq.size and tail ~= sq.tail then
+      sq.tail = tail
+      c.st.stats.shadow_tails = c.st.stats.shadow_tails + 1
+   end
+   c.active[qid] = true
+   M.process_sq(c, qid)
+end
+
+-- At the idle point: publish EventIdx = the tail consumed, then look at the shadow
+-- tail again; a value written meanwhile (the driver read the old EventIdx and
+-- skipped the MMIO write) is served here. Write EventIdx before reading the shadow,
+-- as the driver writes the shadow before reading EventIdx.
 function shadow_sq(c, qid)
    local sq, db = c.sq[qid], c.dbbuf
    while true do
@@ -278,7 +300,7 @@ function M.doorbell(c, off, value)
          local sq = c.sq[s]
          if sq.valid == 1 and sq.stalled == 1 and sq.cqid == qid then
             M.process_sq(c, s)
-            if c.dbbuf and s > 0 then shadow_sq(c, s) end
+            if c.dbbuf and s > 0 then c.active[s] = true end
          end
       end
    else
@@ -291,8 +313,7 @@ function M.doorbell(c, off, value)
          -- already taken from it (queued events), and must not move the tail back.
          -- Entries up to the tail we have come first: the native path may have
          -- taken the tail and handed the rest of the queue over.
-         M.process_sq(c, qid)
-         if sq.stalled == 0 then shadow_sq(c, qid) end
+         take_shadow(c, qid)
       else
          sq.tail = value
          M.process_sq(c, qid)
