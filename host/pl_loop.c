@@ -502,7 +502,7 @@ int pciem_ffi_loop_poll(struct pl_loop *lp, int timeout_ms)
 		}
 		if (idle_point(lp))
 			return PL_LOOP_IDLE;
-		if (lp->fds_ready)
+		if (lp->fds_ready || (!timeout_ms && pl_wait_fds_check(lp)))
 			return PL_LOOP_FDS;
 		if (!timeout_ms)
 			return 0;
