@@ -328,4 +328,12 @@ dev.epf = {
    FLAG_USE_DMA = FLAG_USE_DMA, REGS_SIZE = REGS_SIZE, MSIX_VECTORS = MSIX_VECTORS,
    crc32 = crc32, model = model,
 }
+
+-- The REPL's register map (devices/pci_epf_test/regmap.lua beside this script).
+do
+   local src = debug.getinfo(1, "S").source
+   local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
+   local chunk = loadfile(dir .. "/pci_epf_test/regmap.lua")
+   if chunk then dev.regmap = chunk() end
+end
 return dev

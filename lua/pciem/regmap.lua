@@ -246,7 +246,9 @@ function M.format(reg, value)
    local s = ("%-8s %-11s = %s"):format(reg.name, where, hex(value, reg.width))
    if #reg.fields > 0 then s = s .. "  " .. M.fields_text(reg, value) end
    if reg.section or reg.title then
-      s = s .. "  [" .. table.concat({ reg.section, reg.title }, " ") .. "]"
+      local label = reg.section and reg.title and (reg.section .. " " .. reg.title)
+         or reg.section or reg.title
+      s = s .. "  [" .. label .. "]"
    end
    return s
 end
