@@ -388,6 +388,25 @@ local function dbbuf(c, sqe)
    end
    c.dbbuf = { shadow = shadow, eventidx = eventidx }
    c.st.db_shadow, c.st.db_eventidx = shadow, eventidx
+   -- I/O queues that exist already: Linux creates them with its shadow protocol
+   -- running before it sends this command, so submissions it made without an MMIO
+   -- write are only in the shadow. Take the CQ heads now; the SQs get EventIdx and
+   -- their shadow tails at the idle point (queues.idle), like queues served while busy.
+   for q = 1, c.maxq do
+      local cq = c.cq[q]
+      if cq.valid == 1 then
+         local head = c.dev:dma_read32(shadow + q * 8 + 4)
+         if head and head < cq.size then cq.head = head end
+         c.dev:dma_write32(eventidx + q * 8 + 4, cq.head)
+      end
+   end
+   for q = 1, c.maxq do
+      local sq = c.sq[q]
+      if sq.valid == 1 then
+         if sq.stalled == 1 then sq.stalled = 0 end
+         c.active[q] = true
+      end
+   end
    return 0
 end
 

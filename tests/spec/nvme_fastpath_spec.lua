@@ -235,3 +235,28 @@ fx.each_mode("nvme interrupt coalescing", function()
       assert.equal(2, two_doorbells())
    end)
 end)
+
+fx.each_mode("nvme shadow doorbells", function()
+   after_each(stop)
+
+   -- Linux's reset path creates I/O queues (shadow protocol already running on its
+   -- side) and sends Doorbell Buffer Config only after queueing I/O on them.
+   nit("Doorbell Buffer Config on queues already in use picks up their shadow state", function()
+      dev, osim, h = fx.ready(2, 64)
+      local bs = h:block_size(1)
+      assert.equal("success", select(2, h:read(1, 0, 1, { qid = 2 })).name)
+      assert(h:doorbell_buffer())
+      local got, c = h:read(1, 0, 1, { qid = 2 })
+      assert.equal("success", c and c.name)
+      assert.equal(bs, #got)
+      -- and from then on most submissions cost no MMIO write
+      local cids, bufs = {}, {}
+      for i = 1, 6 do
+         cids[i], bufs[i] = h:submit(2, { opc = 0x02, nsid = 1, prp1 = h:buffer(bs).prp1 }), nil
+         h:ring(2)
+      end
+      for i = 1, 6 do assert.equal("success", assert(h:wait(2, cids[i])).name) end
+      assert.is_true(h.dbbuf.skipped >= 5)
+      no_more_completions(2)
+   end)
+end)
