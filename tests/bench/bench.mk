@@ -12,11 +12,13 @@
 #   BENCH_PIN=1                    engine: device host and driver loops on distinct CPUs
 #   BENCH_NVME_MODES='lua qemu'    NVMe: some modes only (fast lua lua_nodbbuf
 #                                  fast_nodbbuf qemu null_blk)
-#   BENCH_RUNTIME=N                NVMe: seconds per fio job (full: 10)
+#   BENCH_RUNTIME=N BENCH_ROUNDS=N NVMe: seconds per fio job, rounds over the modes
+#                                  (full: 6 s, 2 rounds; the median is reported)
 #   BENCH_NVME_REV=HEAD            NVMe: devices/ of that git revision, not the
 #                                  working tree's
 #   BENCH_QEMU_BACKING=tmpfs       NVMe: QEMU's disk file in /dev/shm instead of
-#                                  build/bench with cache=unsafe
+#                                  build/bench (both cache=unsafe); direct: in
+#                                  build/bench with cache=none (O_DIRECT)
 # Included by the top-level Makefile.
 
 BENCH_SRC := $(TOP)/tests/bench
@@ -27,6 +29,7 @@ BENCH_SCALE ?= full
 BENCH_PIN ?= 0
 BENCH_NVME_MODES ?=
 BENCH_RUNTIME ?=
+BENCH_ROUNDS ?=
 BENCH_QEMU_BACKING ?= file
 BENCH_NVME_REV ?=
 BENCH_FIO_JOBS := $(notdir $(wildcard $(BENCH_SRC)/fio/*.fio))
@@ -79,7 +82,7 @@ $(BENCH_BIN)/bench_fio/%.fio: $(BENCH_SRC)/fio/%.fio
 
 BENCH_RUN = MAKE='$(MAKE)' BUILD='$(BUILD)' TOP='$(TOP)' BENCH_SCALE='$(BENCH_SCALE)' \
 	BENCH_PIN='$(BENCH_PIN)' BENCH_NVME_MODES='$(BENCH_NVME_MODES)' \
-	BENCH_RUNTIME='$(BENCH_RUNTIME)' BENCH_QEMU_BACKING='$(BENCH_QEMU_BACKING)' \
+	BENCH_RUNTIME='$(BENCH_RUNTIME)' BENCH_ROUNDS='$(BENCH_ROUNDS)' BENCH_QEMU_BACKING='$(BENCH_QEMU_BACKING)' \
 	BENCH_NVME_REV='$(BENCH_NVME_REV)' \
 	$(BENCH_SRC)/run.sh
 

@@ -5,7 +5,7 @@
 # modes, QEMU's NVMe, null_blk), with MMIO trap and interrupt counts around each
 # job; then the report (table on stdout, JSON to BENCH_JSON).
 # Environment: BENCH_SCALE full|smoke, BENCH_NVME_MODES (default: all below),
-# BENCH_RUNTIME (s per job), BENCH_SIZE_MB, BENCH_ENGINE (io_uring, libaio;
+# BENCH_RUNTIME (s per job), BENCH_ROUNDS, BENCH_SIZE_MB, BENCH_ENGINE (io_uring, libaio;
 # default: io_uring when it works), BENCH_NVME_SCRIPT (default
 # /pciem/devices/nvme.lua), BENCH_RAW, BENCH_JSON, BENCH_OUT (fio output dir).
 # Exit status: 0 when every mode ran or was reported n/a with a reason.
@@ -14,18 +14,23 @@
 bin=/pciem/bin
 jobs_dir=$bin/bench_fio
 jobs="randread_4k_qd1 randread_4k_qd32 seqread_128k_qd8 randwrite_4k_qd32"
-all_modes="fast lua lua_nodbbuf fast_nodbbuf qemu null_blk"
+all_modes="fast lua lua_nodbbuf fast_nodbbuf qemu null_blk fast_timing"
+# fast_timing: the fast path with fptiming=on (its clocks cost time, hence a
+# mode of its own), one job, no prefill: its stop line is that job's
+# per-stage cost budget.
+timing_jobs=${BENCH_TIMING_JOBS:-randread_4k_qd32}
 scale=${BENCH_SCALE:-full}
 case "$scale" in
-full) runtime=10 prefill=1 ;;
-smoke) runtime=1 prefill=0 ;;
+full) runtime=6 prefill=1 rounds=2 ;;
+smoke) runtime=1 prefill=0 rounds=1 ;;
 *)
 	echo "bench-nvme: BENCH_SCALE=$scale: want full or smoke" >&2
 	exit 2
 	;;
 esac
 runtime=${BENCH_RUNTIME:-$runtime}
-size_mb=${BENCH_SIZE_MB:-256}
+rounds=${BENCH_ROUNDS:-$rounds}
+size_mb=${BENCH_SIZE_MB:-128}
 modes=${BENCH_NVME_MODES:-$all_modes}
 raw=${BENCH_RAW:-/tmp/bench-nvme.raw}
 json=${BENCH_JSON:-/tmp/bench-nvme.json}
@@ -126,7 +131,10 @@ teardown_ours() {
 		errors=$((errors + 1))
 	fi
 	# the stop line: the device's own command and doorbell statistics
-	grep -v '^ *$' "$outdir/$1.dev.log" | tail -n 1 | sed "s/^/bench-nvme: $1: /" >&2
+	# (with fptiming=on, the time per stage of the native path)
+	grep '^nvme: [0-9]* commands' "$outdir/$1.dev.log" | tail -n 1 >"$outdir/$1.stop"
+	[ -s "$outdir/$1.stop" ] && echo "STOP $1 $(cat "$outdir/$1.stop")" >>"$raw"
+	sed "s/^/bench-nvme: $1: /" "$outdir/$1.stop" >&2
 }
 
 # QEMU's NVMe: a controller on the real PCI domain 0000 with our serial.
@@ -185,6 +193,7 @@ setup() {
 	case "$1" in
 	fast) setup_ours fast fastpath=on ;;
 	fast_nodbbuf) setup_ours fast_nodbbuf fastpath=on dbbuf=off ;;
+	fast_timing) setup_ours fast_timing fastpath=on fptiming=on ;;
 	lua) setup_ours lua fastpath=off ;;
 	lua_nodbbuf) setup_ours lua_nodbbuf fastpath=off dbbuf=off ;;
 	qemu) setup_qemu ;;
@@ -195,14 +204,14 @@ setup() {
 
 teardown() {
 	case "$1" in
-	fast | fast_nodbbuf | lua | lua_nodbbuf) teardown_ours "$1" ;;
+	fast | fast_nodbbuf | fast_timing | lua | lua_nodbbuf) teardown_ours "$1" ;;
 	null_blk) teardown_null ;;
 	esac
 }
 
 # run_job MODE JOB: one fio job file; one "RUN" line with the counter deltas.
 run_job() {
-	local mode=$1 job=$2 out="$outdir/$1.$2.json" ios0 ios1 irq0 irq1 p0 p1 st
+	local mode=$1 job=$2 out="$outdir/$1.$2.$round.json" ios0 ios1 irq0 irq1 p0 p1 st
 	ios0=$(disk_ios) irq0=$(irq_count) p0=$(pciem_counts)
 	BENCH_DEV=/dev/$disk BENCH_ENGINE=$engine BENCH_RUNTIME=$runtime \
 		fio --output-format=json --output="$out" "$jobs_dir/$job.fio" >"$outdir/$mode.$job.err" 2>&1
@@ -213,7 +222,7 @@ run_job() {
 		cat "$outdir/$mode.$job.err" >&2
 	fi
 	set -- $p0 $p1
-	echo "RUN $mode $job fio=$out fio_status=$st ios=$((ios1 - ios0)) irqs=$((irq1 - irq0))" \
+	echo "RUN $mode $job round=$round fio=$out fio_status=$st ios=$((ios1 - ios0)) irqs=$((irq1 - irq0))" \
 		"traps=$(($3 - $1)) pciem_irqs=$(($4 - $2)) pciem=$pciem" >>"$raw"
 }
 
@@ -231,28 +240,47 @@ if [ -z "$engine" ]; then
 	fi
 	rm -f /tmp/probe.img
 fi
-echo "bench-nvme: engine $engine, $runtime s per job, ${size_mb} MiB disks, modes: $modes" >&2
+echo "bench-nvme: engine $engine, $rounds rounds of $runtime s per job, ${size_mb} MiB disks, modes: $modes" >&2
 
-for mode in $modes; do
+# Rounds, the second in reverse order: the host's load drifts (TCG, shared
+# cores), and each mode's median then mixes early and late samples.
+reverse() {
+	local w out=
+	for w in $*; do out="$w $out"; done
+	echo $out
+}
+round=1
+order=$modes
+while [ "$round" -le "$rounds" ]; do
+for mode in $order; do
+	# one round of fast_timing is enough for the budget
+	[ "$mode" = fast_timing ] && [ "$round" -gt 1 ] && continue
 	setup "$mode" || continue
-	echo "bench-nvme: $mode: /dev/$disk${ctrl:+ ($ctrl)}" >&2
+	echo "bench-nvme: round $round: $mode: /dev/$disk${ctrl:+ ($ctrl)}" >&2
 	echo "DISK $mode $disk $ctrl" >>"$raw"
-	if [ "$prefill" = 1 ] && [ "$mode" != null_blk ]; then
+	if [ "$prefill" = 1 ] && [ "$mode" != null_blk ] && [ "$mode" != fast_timing ]; then
 		# Every block written once, so reads move real data on every disk.
 		fio --name=prefill --filename="/dev/$disk" --direct=1 --ioengine="$engine" \
 			--rw=write --bs=1m --iodepth=8 >/dev/null 2>&1 ||
 			echo "bench-nvme: $mode: prefill failed" >&2
 	fi
 	for job in $jobs; do
+		if [ "$mode" = fast_timing ] && ! echo " $timing_jobs " | grep -q " $job "; then
+			echo "SKIP $mode $job" >>"$raw"
+			continue
+		fi
 		run_job "$mode" "$job"
 	done
 	teardown "$mode"
+done
+order=$(reverse $order)
+round=$((round + 1))
 done
 
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
 BENCH_GUEST_KERNEL=$(uname -r) BENCH_GUEST_CPU=$cpu BENCH_GUEST_CPUS=$(grep -c '^processor' /proc/cpuinfo) \
 BENCH_FIO=$(fio --version) BENCH_ENGINE=$engine BENCH_RUNTIME=$runtime BENCH_SIZE_MB=$size_mb \
-BENCH_SCALE=$scale BENCH_NVME_MODES=$modes BENCH_NVME_JOBS=$jobs \
+BENCH_SCALE=$scale BENCH_NVME_MODES=$modes BENCH_NVME_JOBS=$jobs BENCH_ROUNDS=$rounds \
 	luajit "$bin/bench_nvme_report.lua" "$raw" "$json" >"$outdir/table" || errors=$((errors + 1))
 echo "BENCH-NVME-TABLE-BEGIN"
 cat "$outdir/table"

@@ -6,7 +6,9 @@
 --                                         the JSON parses and is complete; the
 --                                         listed modes must have run (exit 1 if not)
 -- RAW lines (tests/bench/nvme_guest.sh): "NA mode why", "DISK mode disk ctrl",
--- "RUN mode job fio=PATH fio_status=N ios=N irqs=N traps=N pciem_irqs=N pciem=0|1".
+-- "RUN mode job fio=PATH fio_status=N ios=N irqs=N traps=N pciem_irqs=N pciem=0|1",
+-- "SKIP mode job" (not run in that mode), "STOP mode LINE" (devices/nvme.lua's stop
+-- line; with fptiming=on it gives the per-stage cost budget).
 -- Fingerprint fields come from the environment (BENCH_*).
 
 local json = (function()
@@ -29,8 +31,10 @@ local MODES = {
    lua_nodbbuf = "devices/nvme.lua fastpath=off dbbuf=off",
    qemu = "QEMU's emulated NVMe (-device nvme)",
    null_blk = "null_blk (no memory backing)",
+   fast_timing = "devices/nvme.lua fastpath=on fptiming=on (stage clocks; no prefill)",
 }
-local OURS = { fast = true, fast_nodbbuf = true, lua = true, lua_nodbbuf = true }
+local OURS = { fast = true, fast_nodbbuf = true, lua = true, lua_nodbbuf = true,
+   fast_timing = true }
 
 local FINGERPRINT = {
    { "kernel", "BENCH_GUEST_KERNEL" }, { "guest_cpu", "BENCH_GUEST_CPU" },
@@ -38,7 +42,7 @@ local FINGERPRINT = {
    { "qemu", "BENCH_QEMU" }, { "qemu_nvme_backing", "BENCH_QEMU_BACKING" },
    { "fio", "BENCH_FIO" }, { "ioengine", "BENCH_ENGINE" },
    { "runtime_s", "BENCH_RUNTIME" }, { "disk_mib", "BENCH_SIZE_MB" },
-   { "git_commit", "BENCH_COMMIT" }, { "scale", "BENCH_SCALE" },
+   { "git_commit", "BENCH_COMMIT" }, { "scale", "BENCH_SCALE" }, { "rounds", "BENCH_ROUNDS" },
    { "modes", "BENCH_NVME_MODES" }, { "jobs", "BENCH_NVME_JOBS" },
 }
 
@@ -49,6 +53,15 @@ local function words(s)
    local t = {}
    for w in (s or ""):gmatch("%S+") do t[#t + 1] = w end
    return t
+end
+
+local function median(list)
+   local t = {}
+   for i, v in ipairs(list) do t[i] = v end
+   table.sort(t)
+   local n = #t
+   if n % 2 == 1 then return t[(n + 1) / 2] end
+   return (t[n / 2] + t[n / 2 + 1]) / 2
 end
 
 local function queue_depth(job)
@@ -79,7 +92,7 @@ end
 local function read_raw(path)
    local f, err = io.open(path)
    if not f then return nil, err end
-   local na, disks, runs = {}, {}, {}
+   local na, disks, runs, stops = {}, {}, {}, {}
    for line in f:lines() do
       local kind, mode, rest = line:match("^(%u+) (%S+) ?(.*)$")
       if kind == "NA" then
@@ -87,15 +100,51 @@ local function read_raw(path)
       elseif kind == "DISK" then
          local w = words(rest)
          disks[mode] = { disk = w[1], ctrl = w[2] }
+      elseif kind == "SKIP" then
+         runs[mode .. "/" .. rest] = { skipped = true }
+      elseif kind == "STOP" then
+         stops[mode] = rest
       elseif kind == "RUN" then
          local job, kv = rest:match("^(%S+) (.*)$")
          local r = { mode = mode, job = job }
          for k, v in (kv or ""):gmatch("([%w_]+)=(%S+)") do r[k] = tonumber(v) or v end
-         runs[mode .. "/" .. (job or "?")] = r
+         local key = mode .. "/" .. (job or "?")
+         runs[key] = runs[key] or {}
+         table.insert(runs[key], r)
       end
    end
    f:close()
-   return na, disks, runs
+   return na, disks, runs, stops
+end
+
+-- The stop line's counters; with fptiming=on also ns per call of each stage.
+local function parse_stop(line)
+   if not line then return nil end
+   local t = {}
+   t.commands, t.native_cmds = line:match("(%d+) commands %((%d+) in C%)")
+   t.traps = line:match("(%d+) trapped writes")
+   t.irqs = line:match("(%d+) interrupts")
+   local timing = line:match("native ns: (.*)$")
+   if timing then
+      local function per(pat)
+         local v, calls = timing:match(pat)
+         return tonumber(v), tonumber(calls)
+      end
+      t.stages = {}
+      local function stage(name, ns, calls) t.stages[#t.stages + 1] = { name, ns, calls } end
+      local ns, calls = per("(%S+) per SQE fetch %((%d+) DMAs")
+      stage("SQE fetch (one DMA per run of entries)", ns, calls)
+      ns, calls = per("(%S+) per data DMA %((%d+)%)")
+      stage("data DMA (per segment and chunk piece)", ns, calls)
+      ns, calls = per("(%S+) per CQE DMA %((%d+) for")
+      stage("CQE post (one DMA per run of entries)", ns, calls)
+      ns, calls = per("(%S+) per interrupt %((%d+)%)")
+      stage("interrupt (nd->irq)", ns, calls)
+      ns, calls = per("(%S+) per shadow access %((%d+)%)")
+      stage("shadow doorbell / EventIdx access", ns, calls)
+   end
+   for _, k in ipairs({ "commands", "native_cmds", "traps", "irqs" }) do t[k] = tonumber(t[k]) end
+   return t
 end
 
 local function fmt(x, digits)
@@ -105,7 +154,7 @@ local function fmt(x, digits)
 end
 
 local function report(raw_path, json_path)
-   local na, disks, runs = read_raw(raw_path)
+   local na, disks, runs, stops = read_raw(raw_path)
    if not na then
       io.stderr:write("bench_nvme_report: ", disks, "\n")
       return 1
@@ -118,29 +167,42 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       results[mode] = {}
       for _, job in ipairs(jobs) do
-         local r = runs[mode .. "/" .. job]
+         local rounds = runs[mode .. "/" .. job]
          local res = { mode = mode, job = job, qd = queue_depth(job) }
          if na[mode] then
             res.status, res.reason = "n/a", na[mode]
-         elseif not r then
+         elseif rounds and rounds.skipped then
+            res.status = "skipped"
+         elseif not rounds then
             res.status, res.reason = "failed", "no measurement"
          else
-            local fig, err = fio_figures(r.fio)
-            if not fig or r.fio_status ~= 0 then
-               res.status = "failed"
-               res.reason = err or ("fio exited " .. tostring(r.fio_status))
-            else
+            -- Rates: the median over the rounds; counts: summed over them.
+            local figs = { iops = {}, mb_s = {}, lat_us = {} }
+            local sums = { ios = 0, irqs = 0, traps = 0, pciem_irqs = 0 }
+            for _, r in ipairs(rounds) do
+               local fig, err = fio_figures(r.fio)
+               if not fig or r.fio_status ~= 0 then
+                  res.status = "failed"
+                  res.reason = err or ("fio exited " .. tostring(r.fio_status))
+                  break
+               end
+               for k, list in pairs(figs) do list[#list + 1] = fig[k] end
+               for k in pairs(sums) do sums[k] = sums[k] + (tonumber(r[k]) or 0) end
+            end
+            if res.status ~= "failed" then
                res.status = "ok"
-               for k, v in pairs(fig) do res[k] = v end
-               res.ios, res.irqs = r.ios, r.irqs
-               if r.ios and r.ios > 0 then
-                  if r.pciem == 1 then
-                     res.traps = r.traps
-                     res.traps_per_io = r.traps / r.ios
-                     res.pciem_irqs = r.pciem_irqs
+               res.rounds = #rounds
+               for k, list in pairs(figs) do res[k] = #list > 0 and median(list) or nil end
+               res.iops_min, res.iops_max = math.min(unpack(figs.iops)), math.max(unpack(figs.iops))
+               res.ios, res.irqs = sums.ios, sums.irqs
+               if sums.ios > 0 then
+                  if rounds[1].pciem == 1 then
+                     res.traps = sums.traps
+                     res.traps_per_io = sums.traps / sums.ios
+                     res.pciem_irqs = sums.pciem_irqs
                   end
                   if disks[mode] and disks[mode].ctrl then
-                     res.irqs_per_io = r.irqs / r.ios
+                     res.irqs_per_io = sums.irqs / sums.ios
                   end
                end
             end
@@ -189,7 +251,7 @@ local function report(raw_path, json_path)
          if r.status == "ok" then
             print(head:format(job, mode, fmt(r.iops, 0), fmt(r.mb_s, 1), fmt(r.lat_us, 0),
                fmt(r.traps_per_io, 3), fmt(r.irqs_per_io, 3), fmt(r.vs_qemu), fmt(r.vs_null_blk)))
-         else
+         elseif r.status ~= "skipped" then
             print(("%-18s %-13s %9s"):format(job, mode, r.status))
          end
       end
@@ -197,6 +259,8 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       if na[mode] then print(("n/a %s: %s"):format(mode, na[mode])) end
    end
+   print(("(IOPS, MB/s, latency: median over %s round(s) of %s s; per-I/O counts over all rounds)")
+      :format(os.getenv("BENCH_ROUNDS") or "?", os.getenv("BENCH_RUNTIME") or "?"))
    print("targets (shown, not asserted):")
    local tj = {}
    for _, t in ipairs(targets) do
@@ -212,6 +276,42 @@ local function report(raw_path, json_path)
          value == nil and "null" or tostring(met))
    end
 
+   -- The per-stage cost budget of the fast path, from fast_timing's stop line.
+   local budget = {}
+   local stop = parse_stop(stops.fast_timing)
+   local bjob
+   for _, job in ipairs(jobs) do
+      local r = results.fast_timing and results.fast_timing[job]
+      if r and r.status == "ok" then bjob = r end
+   end
+   if stop and stop.stages and bjob and stop.native_cmds and stop.native_cmds > 0 then
+      local wall = 1e9 / bjob.iops
+      print(("cost budget per I/O, fast path, %s (fptiming=on: %d IOPS, %d commands in C):")
+         :format(bjob.job, bjob.iops, stop.native_cmds))
+      print(("  %-40s %10s %10s %10s"):format("stage", "ns/call", "calls/IO", "ns/IO"))
+      local c_total = 0
+      for _, st in ipairs(stop.stages) do
+         local name, ns, calls = unpack(st)
+         local per_io = ns and calls and ns * calls / stop.native_cmds or nil
+         c_total = c_total + (per_io or 0)
+         print(("  %-40s %10s %10s %10s"):format(name, fmt(ns, 0),
+            fmt(calls and calls / stop.native_cmds, 3), fmt(per_io, 0)))
+         budget[#budget + 1] = ("      {\"stage\": %s, \"ns_per_call\": %s, \"calls_per_io\": %s, "
+            .. "\"ns_per_io\": %s}"):format(jstr(name), jnum(ns),
+            jnum(calls and calls / stop.native_cmds), jnum(per_io))
+      end
+      print(("  %-40s %10s %10s %10s"):format("timed C stages", "", "", fmt(c_total, 0)))
+      print(("  %-40s %10s %10s %10s"):format("wall time per I/O (1 / IOPS)", "", "", fmt(wall, 0)))
+      print(("  %-40s %10s %10s %10s"):format("rest (traps, event loop, wake-ups, guest)", "", "",
+         fmt(wall - c_total, 0)))
+      budget = { ("    \"job\": %s, \"iops\": %s, \"commands_in_c\": %s, \"wall_ns_per_io\": %s, "
+         .. "\"c_stages_ns_per_io\": %s,\n    \"stages\": [\n%s\n    ]"):format(jstr(bjob.job),
+         jnum(bjob.iops), jnum(stop.native_cmds), jnum(wall), jnum(c_total),
+         table.concat(budget, ",\n")) }
+   else
+      budget = nil
+   end
+
    -- The JSON.
    local fp = {}
    for _, kv in ipairs(FINGERPRINT) do
@@ -221,13 +321,14 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       local d = disks[mode] or {}
       mj[#mj + 1] = ("    {\"name\": %s, \"what\": %s, \"ours\": %s, \"status\": %s, "
-         .. "\"reason\": %s, \"disk\": %s, \"controller\": %s}"):format(jstr(mode),
-         jstr(MODES[mode] or mode), tostring(OURS[mode] == true),
+         .. "\"reason\": %s, \"disk\": %s, \"controller\": %s, \"stop_line\": %s}"):format(
+         jstr(mode), jstr(MODES[mode] or mode), tostring(OURS[mode] == true),
          jstr(na[mode] and "n/a" or "ok"), na[mode] and jstr(na[mode]) or "null",
-         d.disk and jstr(d.disk) or "null", d.ctrl and jstr(d.ctrl) or "null")
+         d.disk and jstr(d.disk) or "null", d.ctrl and jstr(d.ctrl) or "null",
+         stops[mode] and jstr(stops[mode]) or "null")
    end
    local rj = {}
-   local FIELDS = { "iops", "mb_s", "lat_us", "ios", "traps", "traps_per_io", "irqs",
+   local FIELDS = { "rounds", "iops", "iops_min", "iops_max", "mb_s", "lat_us", "ios", "traps", "traps_per_io", "irqs",
       "irqs_per_io", "pciem_irqs", "vs_qemu", "vs_null_blk" }
    for _, job in ipairs(jobs) do
       for _, mode in ipairs(modes) do
@@ -246,7 +347,8 @@ local function report(raw_path, json_path)
       "  \"note\": \"TCG guest: compare ratios from one boot, not absolute numbers\",\n",
       "  \"modes\": [\n", table.concat(mj, ",\n"), "\n  ],\n",
       "  \"results\": [\n", table.concat(rj, ",\n"), "\n  ],\n",
-      "  \"targets\": [\n", table.concat(tj, ",\n"), "\n  ]\n}\n")
+      "  \"targets\": [\n", table.concat(tj, ",\n"), "\n  ],\n",
+      "  \"budget\": ", budget and ("{\n" .. budget[1] .. "\n  }") or "null", "\n}\n")
    f:close()
    return failures == 0 and 0 or 1
 end
@@ -304,6 +406,8 @@ local function check(json_path, required)
          end
       elseif r.status == "n/a" then
          if type(r.reason) ~= "string" then complain(key, ": n/a without a reason") end
+      elseif r.status == "skipped" then
+         if r.mode ~= "fast_timing" then complain(key, ": skipped") end
       else
          complain(key, ": status ", tostring(r.status), " (", tostring(r.reason), ")")
       end

@@ -6,7 +6,7 @@
 #   run.sh nvme     tests/bench/nvme_guest.sh, with QEMU's NVMe attached
 #                   -> build/bench/nvme.json
 # Env: MAKE, BUILD, TOP, BENCH_SCALE, BENCH_PIN, BENCH_NVME_MODES,
-# BENCH_RUNTIME, BENCH_QEMU_BACKING (file | tmpfs), BENCH_NVME_REV (from
+# BENCH_RUNTIME, BENCH_ROUNDS, BENCH_QEMU_BACKING (file | tmpfs | direct), BENCH_NVME_REV (from
 # bench.mk).
 set -u
 
@@ -37,23 +37,26 @@ nvme)
 	vm_dir=$BUILD/vm-bench-nvme
 	json_out=$out/nvme.json
 	marker=BENCH-NVME
-	size_mb=256
+	size_mb=128
 	# QEMU's NVMe gets a sparse raw file as big as our RAM disk. Its speed
 	# depends on the backing: with cache=unsafe the host page cache holds
 	# it (no flushes, no O_DIRECT), as RAM holds ours; tmpfs is the same
 	# without a disk behind it (devices/nvme.md, "Performance").
+	# cache=none (O_DIRECT to the host's disk) is there to show the difference.
+	cache=unsafe
 	case "${BENCH_QEMU_BACKING:-file}" in
 	file) img=$out/qemu-nvme.img ;;
 	tmpfs) img=/dev/shm/pciem-bench-qemu-nvme.$$.img ;;
+	direct) img=$out/qemu-nvme.img cache=none ;;
 	*)
-		echo "bench: BENCH_QEMU_BACKING=$BENCH_QEMU_BACKING: want file or tmpfs" >&2
+		echo "bench: BENCH_QEMU_BACKING=$BENCH_QEMU_BACKING: want file, tmpfs or direct" >&2
 		exit 2
 		;;
 	esac
 	rm -f "$img"
 	truncate -s "${size_mb}M" "$img" || exit 1
-	backing="$img (sparse raw, cache=unsafe)"
-	qemu_args="-drive file=$img,if=none,id=qn,format=raw,cache=unsafe -device nvme,drive=qn,serial=QEMU1"
+	backing="${BENCH_QEMU_BACKING:-file}: $img (sparse raw, cache=$cache)"
+	qemu_args="-drive file=$img,if=none,id=qn,format=raw,cache=$cache -device nvme,drive=qn,serial=QEMU1"
 	# BENCH_NVME_REV: the device scripts (devices/) of that git revision
 	# instead of the working tree's, e.g. while someone edits them.
 	rev_dir=
@@ -67,7 +70,8 @@ nvme)
 	fi
 	guest_env="BENCH_NVME_MODES=$(quote "${BENCH_NVME_MODES:-}") \\
 BENCH_NVME_SCRIPT=$(quote "$nvme_script") \\
-BENCH_RUNTIME=$(quote "${BENCH_RUNTIME:-}") BENCH_SIZE_MB=$size_mb \\
+BENCH_RUNTIME=$(quote "${BENCH_RUNTIME:-}") BENCH_ROUNDS=$(quote "${BENCH_ROUNDS:-}") \\
+BENCH_SIZE_MB=$size_mb \\
 BENCH_QEMU_BACKING=$(quote "$backing") BENCH_JSON=/tmp/bench-nvme.json"
 	guest_cmd="sh /pciem/bin/bench_nvme_guest.sh"
 	;;
