@@ -35,7 +35,15 @@ struct pciem_native {
 	int (*dma_read)(struct pciem_native *nd, uint64_t bus_addr, void *buf, uint64_t len);
 	int (*dma_write)(struct pciem_native *nd, uint64_t bus_addr, const void *buf, uint64_t len);
 	void *host;			/* the host's device: leave alone */
-	uint64_t reserved[4];
+	/*
+	 * Scatter-gather in one call: each segment moves length bytes between
+	 * bus_addr and the buffer at user_addr (a pointer as an integer).
+	 * Direction PCIEM_DMA_FROM_HOST (read host memory) or _TO_HOST.
+	 * At most PCIEM_DMA_MAX_SEGS segments. 0 or -errno.
+	 */
+	int (*dma_sg)(struct pciem_native *nd, uint32_t dir, const struct pciem_dma_seg *segs,
+		      uint32_t nsegs);
+	uint64_t reserved[3];
 };
 
 /*

@@ -39,6 +39,14 @@ static int native_dma_write(struct pciem_native *nd, uint64_t bus_addr, const vo
 	return pciem_ffi_dma_to_host(nd->host, bus_addr, buf, len, &done);
 }
 
+static int native_dma_sg(struct pciem_native *nd, uint32_t dir, const struct pciem_dma_seg *segs,
+			 uint32_t nsegs)
+{
+	uint64_t done;
+
+	return pciem_ffi_dma(nd->host, dir, segs, nsegs, &done);
+}
+
 void pl_native_ctx_init(struct pciem_native *ctx, struct pl_dev *dev)
 {
 	int i;
@@ -53,6 +61,7 @@ void pl_native_ctx_init(struct pciem_native *ctx, struct pl_dev *dev)
 	ctx->intx = native_intx;
 	ctx->dma_read = native_dma_read;
 	ctx->dma_write = native_dma_write;
+	ctx->dma_sg = native_dma_sg;
 	ctx->host = dev;
 }
 

@@ -2,8 +2,11 @@
 /*
  * Native library for tests/spec/loop_hooks_spec.lua: a handler that serves
  * even values and defers odd ones to its Lua fallback, an idle hook that
- * counts, and a data symbol the script reads through lib:symbol().
+ * counts, a data symbol the script reads through lib:symbol(), and a
+ * scatter-gather DMA through nd->dma_sg.
  */
+#include <string.h>
+
 #include "pciem_native.h"
 
 struct hooks_state {
@@ -52,4 +55,26 @@ void pciem_native_idle(struct pciem_native *nd)
 	struct hooks_state *s = nd->priv;
 
 	s->idles++;
+}
+
+/*
+ * A write of bus address A: read 8 bytes at A and 8 at A + 0x100 in one
+ * scatter-gather call, write them back swapped in another.
+ */
+int swap_write(struct pciem_native *nd, const struct pciem_event *ev, uint64_t *answer)
+{
+	uint8_t lo[8], hi[8];
+	struct pciem_dma_seg seg[2] = {
+		{ .bus_addr = ev->value, .user_addr = (uintptr_t)lo, .length = 8 },
+		{ .bus_addr = ev->value + 0x100, .user_addr = (uintptr_t)hi, .length = 8 },
+	};
+	int rc;
+
+	(void)answer;
+	rc = nd->dma_sg(nd, PCIEM_DMA_FROM_HOST, seg, 2);
+	if (rc)
+		return rc;
+	seg[0].user_addr = (uintptr_t)hi;
+	seg[1].user_addr = (uintptr_t)lo;
+	return nd->dma_sg(nd, PCIEM_DMA_TO_HOST, seg, 2);
 }
