@@ -47,6 +47,10 @@ struct nvme_native {
 	uint64_t *prp;			/* one PRP list page */
 	struct seg segs[MAX_SEGS];
 	uint32_t nsegs;
+	/* the data moves of the command at hand */
+	struct pciem_dma_seg sg[PCIEM_DMA_MAX_SEGS];
+	uint32_t nsg;
+	uint32_t sg_dir;
 	/* CQEs posted but not written yet: a contiguous run of one CQ */
 	struct nvme_fp_cq *batch_cq;
 	uint16_t batch_cqid;
@@ -82,28 +86,65 @@ static inline uint64_t u64_of(const uint32_t *sqe, int dw)
 
 /* ---- DMA with counters ---- */
 
-static int data_to_host(struct nvme_native *nn, uint64_t addr, const void *buf, uint64_t len)
+/*
+ * A command's data moves are queued as scatter-gather segments and go out in
+ * one call (nd->dma_sg), or one call per segment on a host without it.
+ */
+static int data_flush(struct nvme_native *nn)
 {
 	struct nvme_fp_state *st = nn->st;
+	struct pciem_native *nd = nn->nd;
 	uint64_t t = now_ns(st);
-	int rc = nn->nd->dma_write(nn->nd, addr, buf, len);
+	uint32_t i;
+	int rc = 0;
 
+	if (!nn->nsg)
+		return 0;
+	for (i = 0; i < nn->nsg; i++)
+		st->stats.data_bytes += nn->sg[i].length;
+	if (nd->dma_sg) {
+		rc = nd->dma_sg(nd, nn->sg_dir, nn->sg, nn->nsg);
+		st->stats.data_dmas++;
+	} else {
+		for (i = 0; i < nn->nsg && rc >= 0; i++) {
+			const struct pciem_dma_seg *g = &nn->sg[i];
+			void *p = (void *)(uintptr_t)g->user_addr;
+
+			if (nn->sg_dir == PCIEM_DMA_TO_HOST)
+				rc = nd->dma_write(nd, g->bus_addr, p, g->length);
+			else
+				rc = nd->dma_read(nd, g->bus_addr, p, g->length);
+			st->stats.data_dmas++;
+		}
+	}
 	st->stats.ns_data += now_ns(st) - t;
-	st->stats.data_dmas++;
-	st->stats.data_bytes += len;
-	return rc;
+	nn->nsg = 0;
+	return rc < 0 ? -1 : 0;
 }
 
-static int data_from_host(struct nvme_native *nn, uint64_t addr, void *buf, uint64_t len)
+/* Queue @len bytes between bus address @addr and @p (merged when both sides run on). */
+static int data_add(struct nvme_native *nn, uint64_t addr, const void *p, uint64_t len)
 {
-	struct nvme_fp_state *st = nn->st;
-	uint64_t t = now_ns(st);
-	int rc = nn->nd->dma_read(nn->nd, addr, buf, len);
+	struct pciem_dma_seg *g = nn->nsg ? &nn->sg[nn->nsg - 1] : NULL;
+	uint64_t user = (uint64_t)(uintptr_t)p;
 
-	st->stats.ns_data += now_ns(st) - t;
-	st->stats.data_dmas++;
-	st->stats.data_bytes += len;
-	return rc;
+	if (g && g->bus_addr + g->length == addr && g->user_addr + g->length == user) {
+		g->length += len;
+		return 0;
+	}
+	if (nn->nsg == PCIEM_DMA_MAX_SEGS && data_flush(nn))
+		return -1;
+	g = &nn->sg[nn->nsg++];
+	g->bus_addr = addr;
+	g->user_addr = user;
+	g->length = len;
+	return 0;
+}
+
+static void data_begin(struct nvme_native *nn, uint32_t dir)
+{
+	nn->nsg = 0;
+	nn->sg_dir = dir;
 }
 
 static int shadow_read(struct nvme_native *nn, uint64_t addr, uint32_t *v)
@@ -458,14 +499,14 @@ static int ram_to_host(struct nvme_native *nn, struct nvme_fp_store *s, uint64_t
 				if (n > ZERO_LEN)
 					n = ZERO_LEN;
 			}
-			if (data_to_host(nn, addr, src, n) < 0)
+			if (data_add(nn, addr, src, n))
 				return -1;
 			addr += n;
 			off += n;
 			left -= n;
 		}
 	}
-	return 0;
+	return data_flush(nn);
 }
 
 /* The segments -> store bytes at @off: straight into the chunks (allocated on
@@ -489,14 +530,14 @@ static int ram_from_host(struct nvme_native *nn, struct nvme_fp_store *s, uint64
 				s->chunks[idx] = dst;
 				s->allocated += CHUNK;
 			}
-			if (data_from_host(nn, addr, dst + in, n) < 0)
+			if (data_add(nn, addr, dst + in, n))
 				return -1;
 			addr += n;
 			off += n;
 			left -= n;
 		}
 	}
-	return 0;
+	return data_flush(nn);
 }
 
 static int file_to_host(struct nvme_native *nn, struct nvme_fp_store *s, uint64_t off,
@@ -518,11 +559,11 @@ static int file_to_host(struct nvme_native *nn, struct nvme_fp_store *s, uint64_
 		done += (uint64_t)n;
 	}
 	for (i = 0; i < nn->nsegs; i++) {
-		if (data_to_host(nn, nn->segs[i].addr, p, nn->segs[i].len) < 0)
+		if (data_add(nn, nn->segs[i].addr, p, nn->segs[i].len))
 			return -1;
 		p += nn->segs[i].len;
 	}
-	return 0;
+	return data_flush(nn);
 }
 
 static int file_from_host(struct nvme_native *nn, struct nvme_fp_store *s, uint64_t off,
@@ -533,10 +574,12 @@ static int file_from_host(struct nvme_native *nn, struct nvme_fp_store *s, uint6
 	uint32_t i;
 
 	for (i = 0; i < nn->nsegs; i++) {
-		if (data_from_host(nn, nn->segs[i].addr, p, nn->segs[i].len) < 0)
+		if (data_add(nn, nn->segs[i].addr, p, nn->segs[i].len))
 			return -1;
 		p += nn->segs[i].len;
 	}
+	if (data_flush(nn))
+		return -1;
 	while (done < len) {
 		ssize_t n = pwrite(s->fd, nn->bounce + done, len - done, (off_t)(off + done));
 
@@ -605,6 +648,7 @@ static int read_write(struct nvme_native *nn, const uint32_t *sqe, bool write)
 	if (data_segments(nn, sqe, len))
 		return DEFER;
 	s = ns->store;
+	data_begin(nn, write ? PCIEM_DMA_FROM_HOST : PCIEM_DMA_TO_HOST);
 	if (s->chunks)
 		rc = write ? ram_from_host(nn, s, off) : ram_to_host(nn, s, off);
 	else if (s->fd >= 0 && nn->bounce)

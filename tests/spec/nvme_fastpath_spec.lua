@@ -54,13 +54,15 @@ describe("nvme fast path", function()
    nit("serves reads and writes in C: PRP lists, an unaligned first page, data intact", function()
       ready()
       local bs = h:block_size(1)
-      local before = n(stats().native_cmds)
+      local before, calls = n(stats().native_cmds), n(stats().data_dmas)
       local data = pattern(64 * bs, 3)		-- beyond two pages: a PRP list
       assert.equal("success", assert(h:write(1, 8, 64, data, { offset = 512 })).name)
       local got, c = h:read(1, 8, 64, { offset = 1024 })
       assert.equal("success", c.name)
       assert.is_true(got == data)
       assert.equal(before + 2, n(stats().native_cmds))
+      -- each command's scattered pages move in one scatter-gather call
+      assert.equal(calls + 2, n(stats().data_dmas))
       assert.equal(0, n(stats().deferred))
       -- holes read as zeroes; the store allocated only what was written
       assert.equal(("\0"):rep(bs), (h:read(1, 4096, 1)))
