@@ -274,8 +274,11 @@ static uint32_t cq_room(struct nvme_native *nn, uint16_t cqid)
 {
 	struct nvme_fp_state *st = nn->st;
 	struct nvme_fp_cq *cq = &st->cq[cqid];
-	uint32_t room = cq_free(cq), head;
+	uint32_t room, head;
 
+	if (!cq->valid || !cq->size)
+		return 0;
+	room = cq_free(cq);
 	if (room || !st->db_shadow || !cqid)
 		return room;
 	for (;;) {
