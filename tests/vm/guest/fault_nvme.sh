@@ -45,10 +45,14 @@ down() {
 	grep '^faults:' "/tmp/$1.log"
 }
 
-# Lower the driver's timeouts so that a lost command costs seconds, not 30.
-modprobe nvme_core io_timeout=$timeout_s admin_timeout=$timeout_s
+# Lower the driver's timeouts so that a lost command costs seconds, not 30
+# (read when a controller probes; put back at the end for the tests after us).
+param=/sys/module/nvme_core/parameters
 modprobe nvme
-check_eq setup.io_timeout "$(cat /sys/module/nvme_core/parameters/io_timeout)" $timeout_s
+old_io=$(cat $param/io_timeout) old_admin=$(cat $param/admin_timeout)
+echo $timeout_s >$param/io_timeout
+echo $timeout_s >$param/admin_timeout
+check_eq setup.io_timeout "$(cat $param/io_timeout)" $timeout_s
 
 dd if=/dev/urandom of=/tmp/pattern bs=1M count=4 2>/dev/null
 
@@ -164,4 +168,6 @@ if up cfs /tmp/plan-cfs.lua; then
 	down cfs
 fi
 
+echo "$old_io" >$param/io_timeout
+echo "$old_admin" >$param/admin_timeout
 finish

@@ -21,8 +21,12 @@ return { faults = {
 } }
 LUA
 
-modprobe nvme_core io_timeout=4 admin_timeout=4
+# Short driver timeouts (read when a controller probes; put back at the end).
+param=/sys/module/nvme_core/parameters
 modprobe nvme
+old_io=$(cat $param/io_timeout) old_admin=$(cat $param/admin_timeout)
+echo 4 >$param/io_timeout
+echo 4 >$param/admin_timeout
 
 if start_dev /tmp/yank.log --faults=/tmp/plan-yank.lua /pciem/devices/nvme.lua size=64M $args &&
 	wait_for bound; then
@@ -63,4 +67,6 @@ else
 	cat /tmp/after.log
 fi
 
+echo "$old_io" >$param/io_timeout
+echo "$old_admin" >$param/admin_timeout
 finish
