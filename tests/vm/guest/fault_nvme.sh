@@ -8,9 +8,7 @@
 # NVME_ARGS adds device options (e.g. fastpath=off) to every start.
 . /pciem/tests/lib.sh
 
-# dbbuf=off by default: with shadow doorbells, a command requeued by a reset before
-# Doorbell Buffer Config leaves its SQ stuck (model bug, reported in requests.md).
-args=${NVME_ARGS:-dbbuf=off}
+args=${NVME_ARGS:-}
 timeout_s=4
 
 bound() {
