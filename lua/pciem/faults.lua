@@ -367,10 +367,11 @@ local function remove(dev, st, spec)
 end
 M._remove = remove
 
---- Effects every kind shares; call with the fired fault.
-local function common(dev, st, f, ev)
+--- Effects every kind shares; call with the fired fault (`no_delay`: the
+--- caller delays the effect itself).
+local function common(dev, st, f, ev, no_delay)
    local a = f.act
-   if a.delay then sleep_ms(a.delay) end
+   if a.delay and not no_delay then sleep_ms(a.delay) end
    if a.call then a.call(dev, ev) end
    if a.fatal then
       local c = nvme_ctrl(dev)
@@ -379,6 +380,7 @@ local function common(dev, st, f, ev)
    if a.remove then remove(dev, st, a.remove) end
 end
 M._common = common
+M._now_ns = trace.now_ns
 
 -- The tap's before-callback.
 local function on_access(dev, a)

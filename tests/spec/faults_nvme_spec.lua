@@ -147,6 +147,52 @@ fx.each_mode("faults on nvme", function()
       assert.is_true(plan.faults[1].fired >= 1)
    end)
 
+   -- Run the controller (its timers too) until pred() holds, sleeping between steps.
+   local function eventually(pred)
+      for _ = 1, 400 do
+         if pred() then return true end
+         faults._sleep_ms(5)
+         osim:step()
+      end
+      return pred()
+   end
+
+   it("completes a delayed command late while the device serves other commands", function()
+      ready(2)
+      local _, bs = fill(0, 2)
+      local plan = load { faults = { { match = { nvme = { opcode = "read", lba = 1 } },
+         action = { delay = 300 } } } }
+      local b = h:buffer(bs)
+      local cid = h:submit(1, { opc = 0x02, nsid = 1, cdw10 = 1, prp1 = b.prp1, prp2 = b.prp2 })
+      h:ring(1)
+      -- meanwhile another queue is served at once
+      assert.equal(("A"):rep(bs), (h:read(1, 0, 1, { qid = 2 })))
+      assert.is_true(eventually(function()
+         h:reap(1)
+         return h.queues[1].cq.done[cid] ~= nil
+      end))
+      assert.is_true(h.queues[1].cq.done[cid].ok)
+      assert.equal(("B"):rep(bs), require("ffi").string(b.p, bs))
+      h:free(b)
+      assert.equal(1, plan.faults[1].fired)
+   end)
+
+   it("forgets a delayed command when the controller resets", function()
+      ready()
+      fill(0, 2)
+      load { faults = { { match = { nvme = { opcode = "flush" } }, action = { delay = 50, status = "internal_error" } } } }
+      local cid = h:submit(1, { opc = 0x00, nsid = 1 })
+      h:ring(1)
+      h:disable()
+      assert.is_truthy(h:enable())
+      assert.equal(1, h:create_io_queues(1, 16))
+      faults._sleep_ms(80)
+      osim:step()
+      h:reap(1)
+      assert.is_nil(h.queues[1].cq.done[cid])
+      assert.is_truthy(h:read(1, 0, 1))
+   end)
+
    it("keeps every I/O in the Lua model while a plan matches NVMe commands", function()
       ready()
       local c = dev.nvme.ctrl

@@ -3,6 +3,7 @@
 -- range), status names, completion corruption, and the controller hooks of
 -- devices/nvme.lua (c.fault_cmd, c.fault_cqe, the fast path's lua_only flag).
 local bit = require("bit")
+local ffi = require("ffi")
 local ck = require("pciem.faults.check")
 
 local band, bor, bxor, rshift = bit.band, bit.bor, bit.bxor, bit.rshift
@@ -257,12 +258,107 @@ function M.halt(c)
    end
 end
 
+-- ---- delayed completions ----
+-- An NVMe command with a `delay` completes late without stalling the device:
+-- it is held (swallowed), and a timerfd watched by the event loop runs it
+-- when due. A controller reset (or its queue deleted) in between drops it:
+-- a stale completion must never reach a driver that has moved on.
+
+pcall(ffi.cdef, [[
+struct pciem_faults_itimerspec { long it_interval_sec, it_interval_nsec, it_value_sec, it_value_nsec; };
+int timerfd_create(int clockid, int flags);
+int timerfd_settime(int fd, int flags, const struct pciem_faults_itimerspec *new_value, void *old_value);
+long read(int fd, void *buf, unsigned long count);
+int close(int fd);
+]])
+local TFD_NONBLOCK, TFD_CLOEXEC = 0x800, 0x80000
+local CLOCK_MONOTONIC = 1
+local itspec = ffi.new("struct pciem_faults_itimerspec")
+local u64buf = ffi.new("uint64_t[1]")
+
+-- Arm the timer for the earliest held command (0 disarms).
+local function arm(st, now)
+   local first
+   for _, h in ipairs(st.nvme_held) do
+      if not first or h.due < first then first = h.due end
+   end
+   local ns = first and math.max(first - now, 1000) or 0
+   itspec.it_interval_sec, itspec.it_interval_nsec = 0, 0
+   itspec.it_value_sec = math.floor(ns / 1e9)
+   itspec.it_value_nsec = ns % 1e9
+   ffi.C.timerfd_settime(st.nvme_timer, 0, itspec, nil)
+end
+
+-- Run and complete the held commands that are due.
+local function run_due(dev, st, core)
+   ffi.C.read(st.nvme_timer, u64buf, 8)
+   local c = st.nvme_ctrl
+   if not c then return end
+   local now = core._now_ns()
+   local keep = {}
+   local due = {}
+   for _, h in ipairs(st.nvme_held) do
+      if h.due <= now then due[#due + 1] = h else keep[#keep + 1] = h end
+   end
+   st.nvme_held = keep
+   local queues = dev.nvme.queues
+   for _, h in ipairs(due) do
+      local sq = c.sq[h.sqid]
+      local ready = rawget(c, "st") and c.st.ready == 1 or rawget(c, "ready")
+      if ready and sq.valid == 1 and sq.base == h.base then
+         local ok, status, result = true, h.status, 0
+         if not status then
+            local exec = h.sqid == 0 and c.exec_admin or c.exec_io
+            ok, status, result = pcall(exec, c, h.sqid, h.sqe)
+            if not ok then status, result = 0x06, 0 end
+         end
+         if status then queues.post(c, sq.cqid, result or 0, sq.head, h.sqid, h.cid, status) end
+      end
+   end
+   if queues.flush_irqs then queues.flush_irqs(c) end
+   arm(st, now)
+end
+
+-- Hold command `sqe` of `sqid` for `ms`; false when the loop cannot time it.
+local function hold(dev, st, core, sqid, sqe, ms)
+   if type(dev.watch_fd) ~= "function" or not dev.nvme.queues then return false end
+   if not st.nvme_timer then
+      local fd = ffi.C.timerfd_create(CLOCK_MONOTONIC, bit.bor(TFD_NONBLOCK, TFD_CLOEXEC))
+      if fd < 0 then return false end
+      local w = dev:watch_fd(fd, function(d) run_due(d, st, core) end)
+      if not w then ffi.C.close(fd) return false end
+      st.nvme_timer, st.nvme_watch, st.nvme_held = fd, w, {}
+   end
+   local copy = ffi.new("uint32_t[16]")
+   ffi.copy(copy, sqe, 64)
+   local c = st.nvme_ctrl
+   local now = core._now_ns()
+   table.insert(st.nvme_held, { sqid = sqid, cid = rshift(sqe[0], 16), sqe = copy,
+      base = c.sq[sqid].base, due = now + ms * 1e6 })
+   arm(st, now)
+   return true
+end
+
+local function drop_timer(dev, st)
+   if st.nvme_timer then
+      if st.nvme_watch and type(dev.unwatch_fd) == "function" then dev:unwatch_fd(st.nvme_watch) end
+      ffi.C.close(st.nvme_timer)
+   end
+   st.nvme_timer, st.nvme_watch, st.nvme_held = nil, nil, nil
+end
+
 --- Install the controller hooks for the fault core `core` (pciem.faults).
 function M.attach(dev, st, core)
    local c = dev.nvme.ctrl
    if st.nvme_ctrl == c then return end
    st.nvme_ctrl = c
    st.nvme_corrupt = {}
+   -- A controller reset forgets the commands held for a delay.
+   local reset_state = c.reset_state
+   c.reset_state = function(self, ...)
+      if st.nvme_held then st.nvme_held = {} end
+      return reset_state(self, ...)
+   end
    c.fault_cmd = function(_, sqid, sqe)
       st.nvme_flip = nil
       if st.removed then return false end
@@ -270,13 +366,22 @@ function M.attach(dev, st, core)
       ev.seq = rawget(dev, "seq")
       local f = core._first_fire(dev, st, "nvme", ev)
       if not f then return nil end
-      core._common(dev, st, f, ev)
       local a = f.act
+      -- A delayed command is held and completed later; the device goes on.
+      local held = a.delay and a.delay > 0 and not a.swallow and not a.fatal and not a.remove
+         and hold(dev, st, core, sqid, sqe, a.delay)
+      core._common(dev, st, f, ev, held)
       if a.fatal or st.removed then return false end	-- a dead controller completes nothing
       local key = sqid * 0x10000 + ev.cid
       if a.corrupt then st.nvme_corrupt[key] = a.corrupt end
       if a.flip then st.nvme_flip = { spec = a.flip, dir = data_dir(ev.opcode), key = key } end
       if a.swallow then return false end
+      if held then
+         if a.status then	-- completes late with the status instead of running
+            st.nvme_held[#st.nvme_held].status = a.status
+         end
+         return false
+      end
       return a.status
    end
    c.fault_cqe = function(_, _, e)
@@ -303,7 +408,9 @@ function M.detach(dev, st)
    local c = st.nvme_ctrl
    if not c then return end
    c.fault_cmd, c.fault_cqe = nil, nil
+   rawset(c, "reset_state", nil)
    M.hold_lua(c, "faults", false)
+   drop_timer(dev, st)
    st.nvme_ctrl, st.nvme_corrupt, st.nvme_flip = nil, nil, nil
 end
 

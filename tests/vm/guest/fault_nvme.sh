@@ -4,7 +4,8 @@
 # devices/nvme.lua: read errors on an LBA range reach the reader (EIO, or
 # ENODATA for a media error) and leave the rest intact; a command never answered is aborted, the controller
 # reset, and the I/O goes through; dropped interrupts are found by the
-# driver's timeout poll; controller fatal status leads to a reset that works.
+# driver's timeout poll; controller fatal status leads to a reset that works;
+# --trace records the run, trace-summary counts it.
 # NVME_ARGS adds device options (e.g. fastpath=off) to every start.
 . /pciem/tests/lib.sh
 
@@ -164,6 +165,43 @@ if up cfs /tmp/plan-cfs.lua; then
 	check cfs.live wait_for live
 	same cfs.data 0 256
 	down cfs
+fi
+
+# 5. A trace of the same run as a fault plan (--trace, trace-summary): the
+# driver's register writes by name, DMA, interrupts, and the fault itself.
+cat >/tmp/plan-trace.lua <<'LUA'
+return { faults = {
+   { name = "traced-eio", match = { nvme = { opcode = "read", lba = 2048 } },
+     action = { status = "internal_error", dnr = true } },
+} }
+LUA
+rm -f /tmp/trace.jsonl
+if start_dev /tmp/trace.log --trace=/tmp/trace.jsonl --faults=/tmp/plan-trace.lua \
+	/pciem/devices/nvme.lua size=64M $args && wait_for bound; then
+	pass trace.start
+	# the driver probed inside the device's start: rebind it, so that its
+	# shutdown and enable sequences are in the trace
+	echo "$DEV_ADDR" >/sys/bus/pci/drivers/nvme/unbind
+	echo "$DEV_ADDR" >/sys/bus/pci/drivers/nvme/bind
+	check trace.rebound wait_for bound
+	dd if=/dev/nvme0n1 of=/dev/null bs=4k skip=256 count=1 iflag=direct 2>/dev/null
+	dd if=/dev/nvme0n1 of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null
+	stop_dev "$DEV_PID" TERM
+	check_eq trace.status "$DEV_STATUS" 0
+	check trace.gone wait_for dev_absent "$DEV_ADDR"
+	check_grep trace.fault /tmp/trace.jsonl '"kind":"fault".*"name":"traced-eio"'
+	pciem-lua trace-summary /tmp/trace.jsonl >/tmp/summary.txt 2>&1
+	check_eq trace.summary_status $? 0
+	sed -n '1,12p' /tmp/summary.txt
+	check_grep trace.cc /tmp/summary.txt '0x0014 +CC +0 +[1-9]'
+	check_grep trace.doorbells /tmp/summary.txt 'SQ[1-9][0-9]*TDBL +0 +[1-9]'
+	check_grep trace.dma_read /tmp/summary.txt '^dma_read +[1-9]'
+	check_grep trace.dma_write /tmp/summary.txt '^dma_write +[1-9]'
+	check_grep trace.irq /tmp/summary.txt '^irq +[1-9]'
+	check_grep trace.fault_count /tmp/summary.txt '^traced-eio +1$'
+else
+	fail trace.start "pciem-lua --trace did not start or the driver did not bind"
+	cat /tmp/trace.log
 fi
 
 echo "$old_io" >$param/io_timeout
