@@ -117,7 +117,7 @@ local function check_action(v, path, kind, dev)
       local spec = actions[name]
       local p = path .. "." .. name
       if not spec.kinds[kind] then
-         fail(p, "not an action for a %s match (these are: %s)", kind, table.concat((function()
+         fail(p, "not an action for %s matches (these are: %s)", kind, table.concat((function()
             local l = {}
             for _, k in ipairs(sorted(ACTION_NAMES)) do
                if actions[k].kinds[kind] then l[#l + 1] = k end
@@ -200,7 +200,7 @@ local function compile(p, dev, default_name)
    check_keys(p, { name = true, seed = true, quiet = true, faults = true }, "plan")
    local plan = { name = default_name or "plan", faults = {}, log = {}, quiet = false }
    if p.name ~= nil then
-      if type(p.name) ~= "string" or p.name == "" then fail("plan.name", "expected a non-empty string, got %s", describe(p.name)) end
+      if type(p.name) ~= "string" or p.name == "" then fail("name", "expected a non-empty string, got %s", describe(p.name)) end
       plan.name = p.name
    end
    if p.seed ~= nil then plan.seed = integer(p.seed, "seed", 0, 2 ^ 53) end

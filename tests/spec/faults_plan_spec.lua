@@ -108,7 +108,7 @@ describe("fault plan errors", function()
          err_of { match = IRQ, action = "drp" })
       assert.matches("faults%[1%]%.action%.dupliate: unknown action %(did you mean 'duplicate'%?%)",
          err_of { match = IRQ, action = { dupliate = true } })
-      assert.matches("faults%[1%]%.action%.allones: not an action for a irq match %(these are: call, delay, drop, duplicate, fatal, remove%)",
+      assert.matches("faults%[1%]%.action%.allones: not an action for irq matches %(these are: call, delay, drop, duplicate, fatal, remove%)",
          err_of { match = IRQ, action = "allones" })
       assert.matches("faults%[1%]%.action%.delay: %-1 is out of range",
          err_of { match = IRQ, action = { delay = -1 } })

@@ -5,6 +5,7 @@
 # ENODATA for a media error) and leave the rest intact; a command never answered is aborted, the controller
 # reset, and the I/O goes through; dropped interrupts are found by the
 # driver's timeout poll; controller fatal status leads to a reset that works;
+# a command completed after its timeout is aborted, then taken;
 # --trace records the run, trace-summary counts it.
 # NVME_ARGS adds device options (e.g. fastpath=off) to every start.
 . /pciem/tests/lib.sh
@@ -167,7 +168,32 @@ if up cfs /tmp/plan-cfs.lua; then
 	down cfs
 fi
 
-# 5. A trace of the same run as a fault plan (--trace, trace-summary): the
+# 5. A slow command: a read completes 6 s late, past the 4 s timeout; the
+# driver sends an Abort (answered "not aborted"), the late completion comes
+# before the next timeout, and the read succeeds without a reset.
+cat >/tmp/plan-slow.lua <<'LUA'
+return { faults = {
+   { name = "slow-read", match = { nvme = { opcode = "read", lba = 5120 }, times = 1 },
+     action = { delay = 6000 } },
+} }
+LUA
+if up slow /tmp/plan-slow.lua; then
+	check slow.write put_pattern
+	dmesg -c >/dev/null
+	same slow.read 640 1
+	dmesg >/tmp/dmesg-slow
+	check_grep slow.aborted /tmp/dmesg-slow 'timeout, aborting'
+	if grep -q 'reset controller' /tmp/dmesg-slow; then
+		fail slow.no_reset "the driver reset the controller"
+	else
+		pass slow.no_reset
+	fi
+	check slow.live live
+	same slow.others 0 64
+	down slow
+fi
+
+# 6. A trace of the same run as a fault plan (--trace, trace-summary): the
 # driver's register writes by name, DMA, interrupts, and the fault itself.
 cat >/tmp/plan-trace.lua <<'LUA'
 return { faults = {
