@@ -4,8 +4,10 @@
 # the same fio job files against each disk in turn (devices/nvme.lua in several
 # modes, QEMU's NVMe, null_blk), with MMIO trap and interrupt counts around each
 # job; then the report (table on stdout, JSON to BENCH_JSON).
-# Environment: BENCH_SCALE full|smoke, BENCH_NVME_MODES (default: all below),
-# BENCH_RUNTIME (s per job), BENCH_ROUNDS, BENCH_SIZE_MB, BENCH_ENGINE (io_uring, libaio;
+# Environment: BENCH_SCALE full|smoke, BENCH_NVME_MODES (default: default_modes
+# below; lua_nodbbuf on request), BENCH_NVME_PAIR,
+# BENCH_RUNTIME (s per job), BENCH_ROUNDS, BENCH_NVME_PIN (1: fio on CPU 0, the
+# device host on the last CPU), BENCH_SIZE_MB, BENCH_ENGINE (io_uring, libaio;
 # default: io_uring when it works), BENCH_NVME_SCRIPT (default
 # /pciem/devices/nvme.lua), BENCH_RAW, BENCH_JSON, BENCH_OUT (fio output dir).
 # Exit status: 0 when every mode ran or was reported n/a with a reason.
@@ -15,13 +17,14 @@ bin=/pciem/bin
 jobs_dir=$bin/bench_fio
 jobs="randread_4k_qd1 randread_4k_qd32 seqread_128k_qd8 randwrite_4k_qd32"
 all_modes="fast lua lua_nodbbuf fast_nodbbuf qemu null_blk fast_timing"
+default_modes="fast lua fast_nodbbuf qemu null_blk fast_timing"
 # fast_timing: the fast path with fptiming=on (its clocks cost time, hence a
 # mode of its own), one job, no prefill: its stop line is that job's
 # per-stage cost budget.
 timing_jobs=${BENCH_TIMING_JOBS:-randread_4k_qd32}
 scale=${BENCH_SCALE:-full}
 case "$scale" in
-full) runtime=6 prefill=1 rounds=2 ;;
+full) runtime=5 prefill=1 rounds=2 ;;
 smoke) runtime=1 prefill=0 rounds=1 ;;
 *)
 	echo "bench-nvme: BENCH_SCALE=$scale: want full or smoke" >&2
@@ -31,7 +34,7 @@ esac
 runtime=${BENCH_RUNTIME:-$runtime}
 rounds=${BENCH_ROUNDS:-$rounds}
 size_mb=${BENCH_SIZE_MB:-128}
-modes=${BENCH_NVME_MODES:-$all_modes}
+modes=${BENCH_NVME_MODES:-$default_modes}
 raw=${BENCH_RAW:-/tmp/bench-nvme.raw}
 json=${BENCH_JSON:-/tmp/bench-nvme.json}
 outdir=${BENCH_OUT:-/tmp/bench-nvme}
@@ -105,6 +108,10 @@ setup_ours() {
 		return 1
 	fi
 	dev_running=1
+	if [ -n "$dev_cpu" ] && ! taskset -a -p -c "$dev_cpu" "$DEV_PID" >/dev/null 2>&1; then
+		echo "bench-nvme: $mode: could not pin pciem-lua to CPU $dev_cpu" >&2
+		errors=$((errors + 1))
+	fi
 	while [ "$n" -lt 600 ]; do
 		c=$(pci_ctrl "$DEV_ADDR")
 		if [ -n "$c" ] && d=$(ctrl_disk "$c"); then
@@ -209,12 +216,13 @@ teardown() {
 	esac
 }
 
-# run_job MODE JOB: one fio job file; one "RUN" line with the counter deltas.
+# run_job MODE JOB [PAIR]: one fio job file; one "RUN" line with the counter
+# deltas (PAIR: a QEMU run paired with that mode's run just before).
 run_job() {
-	local mode=$1 job=$2 out="$outdir/$1.$2.$round.json" ios0 ios1 irq0 irq1 p0 p1 st
+	local mode=$1 job=$2 pair=${3:-} out="$outdir/$1.$2.$round${3:+.$3}.json" ios0 ios1 irq0 irq1 p0 p1 st
 	ios0=$(disk_ios) irq0=$(irq_count) p0=$(pciem_counts)
 	BENCH_DEV=/dev/$disk BENCH_ENGINE=$engine BENCH_RUNTIME=$runtime \
-		fio --output-format=json --output="$out" "$jobs_dir/$job.fio" >"$outdir/$mode.$job.err" 2>&1
+		$fio_pin fio --output-format=json --output="$out" "$jobs_dir/$job.fio" >"$outdir/$mode.$job.err" 2>&1
 	st=$?
 	ios1=$(disk_ios) irq1=$(irq_count) p1=$(pciem_counts)
 	if [ "$st" != 0 ]; then
@@ -222,9 +230,21 @@ run_job() {
 		cat "$outdir/$mode.$job.err" >&2
 	fi
 	set -- $p0 $p1
-	echo "RUN $mode $job round=$round fio=$out fio_status=$st ios=$((ios1 - ios0)) irqs=$((irq1 - irq0))" \
+	echo "RUN $mode $job round=$round${pair:+ pair=$pair} fio=$out fio_status=$st ios=$((ios1 - ios0)) irqs=$((irq1 - irq0))" \
 		"traps=$(($3 - $1)) pciem_irqs=$(($4 - $2)) pciem=$pciem" >>"$raw"
 }
+
+# BENCH_NVME_PIN=1 (default): fio on CPU 0, pciem-lua on the last CPU, as a
+# device would be separate hardware. Unpinned, the guest scheduler sometimes
+# puts both on one vCPU, and a wake-up then waits for the tick: the same run
+# flips between ~0.1 ms and ~3.5 ms at QD1 (devices/nvme.md, "Performance").
+pin=${BENCH_NVME_PIN:-1}
+dev_cpu= fio_pin=
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
+if [ "$pin" = 1 ] && [ "$ncpu" -ge 2 ]; then
+	dev_cpu=$((ncpu - 1))
+	fio_pin="taskset -c 0"
+fi
 
 modprobe nvme
 # QEMU's controller (if attached) probes now; let it settle before timing.
@@ -242,6 +262,32 @@ if [ -z "$engine" ]; then
 fi
 echo "bench-nvme: engine $engine, $rounds rounds of $runtime s per job, ${size_mb} MiB disks, modes: $modes" >&2
 
+prefill_disk() {
+	# Every block written once, so reads move real data on every disk.
+	fio --name=prefill --filename="/dev/$disk" --direct=1 --ioengine="$engine" \
+		--rw=write --bs=1m --iodepth=8 >/dev/null 2>&1 ||
+		echo "bench-nvme: $1: prefill failed" >&2
+}
+
+# BENCH_NVME_PAIR=1 (default, when QEMU's NVMe is there): each job of our
+# device is followed at once by the same job on QEMU's NVMe, and vs QEMU is
+# the median of those paired ratios, which the host's drifting load (other
+# guests on the same cores) affects far less than runs minutes apart.
+qemu_disk= qemu_ctrl=
+if [ "${BENCH_NVME_PAIR:-1}" = 1 ] && echo " $modes " | grep -q " qemu " && setup_qemu 2>/dev/null; then
+	qemu_disk=$disk qemu_ctrl=$ctrl
+	[ "$prefill" = 1 ] && prefill_disk qemu
+fi
+# paired JOB: the QEMU run paired with the $mode run of JOB just done.
+paired() {
+	local d=$disk c=$ctrl p=$pciem
+	case "$mode" in fast | fast_nodbbuf | lua | lua_nodbbuf) ;; *) return ;; esac
+	[ -n "$qemu_disk" ] || return
+	disk=$qemu_disk ctrl=$qemu_ctrl pciem=0
+	run_job qemu "$1" "$mode"
+	disk=$d ctrl=$c pciem=$p
+}
+
 # Rounds, the second in reverse order: the host's load drifts (TCG, shared
 # cores), and each mode's median then mixes early and late samples.
 reverse() {
@@ -258,18 +304,18 @@ for mode in $order; do
 	setup "$mode" || continue
 	echo "bench-nvme: round $round: $mode: /dev/$disk${ctrl:+ ($ctrl)}" >&2
 	echo "DISK $mode $disk $ctrl" >>"$raw"
-	if [ "$prefill" = 1 ] && [ "$mode" != null_blk ] && [ "$mode" != fast_timing ]; then
-		# Every block written once, so reads move real data on every disk.
-		fio --name=prefill --filename="/dev/$disk" --direct=1 --ioengine="$engine" \
-			--rw=write --bs=1m --iodepth=8 >/dev/null 2>&1 ||
-			echo "bench-nvme: $mode: prefill failed" >&2
-	fi
+	case "$prefill:$mode" in
+	1:null_blk | 1:fast_timing | 0:*) ;;
+	1:qemu) [ -n "$qemu_disk" ] || prefill_disk "$mode" ;;
+	*) prefill_disk "$mode" ;;
+	esac
 	for job in $jobs; do
 		if [ "$mode" = fast_timing ] && ! echo " $timing_jobs " | grep -q " $job "; then
 			echo "SKIP $mode $job" >>"$raw"
 			continue
 		fi
 		run_job "$mode" "$job"
+		paired "$job"
 	done
 	teardown "$mode"
 done
@@ -280,7 +326,7 @@ done
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')
 BENCH_GUEST_KERNEL=$(uname -r) BENCH_GUEST_CPU=$cpu BENCH_GUEST_CPUS=$(grep -c '^processor' /proc/cpuinfo) \
 BENCH_FIO=$(fio --version) BENCH_ENGINE=$engine BENCH_RUNTIME=$runtime BENCH_SIZE_MB=$size_mb \
-BENCH_SCALE=$scale BENCH_NVME_MODES=$modes BENCH_NVME_JOBS=$jobs BENCH_ROUNDS=$rounds \
+BENCH_PINNED=$pin BENCH_SCALE=$scale BENCH_NVME_MODES=$modes BENCH_NVME_JOBS=$jobs BENCH_ROUNDS=$rounds \
 	luajit "$bin/bench_nvme_report.lua" "$raw" "$json" >"$outdir/table" || errors=$((errors + 1))
 echo "BENCH-NVME-TABLE-BEGIN"
 cat "$outdir/table"

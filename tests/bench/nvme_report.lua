@@ -43,6 +43,7 @@ local FINGERPRINT = {
    { "fio", "BENCH_FIO" }, { "ioengine", "BENCH_ENGINE" },
    { "runtime_s", "BENCH_RUNTIME" }, { "disk_mib", "BENCH_SIZE_MB" },
    { "git_commit", "BENCH_COMMIT" }, { "scale", "BENCH_SCALE" }, { "rounds", "BENCH_ROUNDS" },
+   { "pinned", "BENCH_PINNED" },
    { "modes", "BENCH_NVME_MODES" }, { "jobs", "BENCH_NVME_JOBS" },
 }
 
@@ -74,25 +75,30 @@ local function fio_figures(path)
    if not doc then return nil, err end
    local job = type(doc.jobs) == "table" and doc.jobs[1]
    if type(job) ~= "table" then return nil, path .. ": no jobs" end
-   local iops, bytes, lat_sum, n = 0, 0, 0, 0
+   local iops, bytes, lat_sum, n, p50, p99 = 0, 0, 0, 0, 0, 0
    for _, dir in ipairs({ "read", "write" }) do
       local d = job[dir]
       if type(d) == "table" and (d.total_ios or 0) > 0 then
          iops = iops + (d.iops or 0)
          bytes = bytes + (d.bw_bytes or 0)
-         local clat = type(d.clat_ns) == "table" and d.clat_ns.mean or 0
-         lat_sum = lat_sum + clat * d.total_ios
+         local clat = type(d.clat_ns) == "table" and d.clat_ns or {}
+         lat_sum = lat_sum + (clat.mean or 0) * d.total_ios
          n = n + d.total_ios
+         -- percentiles: the worse direction's (one direction per job here)
+         local pct = type(clat.percentile) == "table" and clat.percentile or {}
+         p50 = math.max(p50, pct["50.000000"] or 0)
+         p99 = math.max(p99, pct["99.000000"] or 0)
       end
    end
    if job.error and job.error ~= 0 then return nil, ("fio error %d"):format(job.error) end
-   return { iops = iops, mb_s = bytes / 1e6, lat_us = n > 0 and lat_sum / n / 1000 or nil }
+   return { iops = iops, mb_s = bytes / 1e6, lat_us = n > 0 and lat_sum / n / 1000 or nil,
+      p50_us = p50 > 0 and p50 / 1000 or nil, p99_us = p99 > 0 and p99 / 1000 or nil }
 end
 
 local function read_raw(path)
    local f, err = io.open(path)
    if not f then return nil, err end
-   local na, disks, runs, stops = {}, {}, {}, {}
+   local na, disks, runs, stops, paired_runs = {}, {}, {}, {}, {}
    for line in f:lines() do
       local kind, mode, rest = line:match("^(%u+) (%S+) ?(.*)$")
       if kind == "NA" then
@@ -111,10 +117,16 @@ local function read_raw(path)
          local key = mode .. "/" .. (job or "?")
          runs[key] = runs[key] or {}
          table.insert(runs[key], r)
+         if r.pair then
+            -- paired_runs["fast/job"][round] = the QEMU run right after fast's
+            local pk = r.pair .. "/" .. (job or "?")
+            paired_runs[pk] = paired_runs[pk] or {}
+            paired_runs[pk][r.round] = r
+         end
       end
    end
    f:close()
-   return na, disks, runs, stops
+   return na, disks, runs, stops, paired_runs
 end
 
 -- The stop line's counters; with fptiming=on also ns per call of each stage.
@@ -154,7 +166,7 @@ local function fmt(x, digits)
 end
 
 local function report(raw_path, json_path)
-   local na, disks, runs, stops = read_raw(raw_path)
+   local na, disks, runs, stops, paired_runs = read_raw(raw_path)
    if not na then
       io.stderr:write("bench_nvme_report: ", disks, "\n")
       return 1
@@ -177,7 +189,7 @@ local function report(raw_path, json_path)
             res.status, res.reason = "failed", "no measurement"
          else
             -- Rates: the median over the rounds; counts: summed over them.
-            local figs = { iops = {}, mb_s = {}, lat_us = {} }
+            local figs = { iops = {}, mb_s = {}, lat_us = {}, p50_us = {}, p99_us = {} }
             local sums = { ios = 0, irqs = 0, traps = 0, pciem_irqs = 0 }
             for _, r in ipairs(rounds) do
                local fig, err = fio_figures(r.fio)
@@ -187,11 +199,18 @@ local function report(raw_path, json_path)
                   break
                end
                for k, list in pairs(figs) do list[#list + 1] = fig[k] end
+               -- the paired QEMU run of this round, if any
+               local q = paired_runs[mode .. "/" .. job] and paired_runs[mode .. "/" .. job][r.round]
+               local qfig = q and q.fio_status == 0 and fio_figures(q.fio)
+               if qfig and qfig.iops > 0 then
+                  res.paired = res.paired or {}
+                  res.paired[#res.paired + 1] = fig.iops / qfig.iops
+               end
                for k in pairs(sums) do sums[k] = sums[k] + (tonumber(r[k]) or 0) end
             end
             if res.status ~= "failed" then
                res.status = "ok"
-               res.rounds = #rounds
+               res.samples = #rounds
                for k, list in pairs(figs) do res[k] = #list > 0 and median(list) or nil end
                res.iops_min, res.iops_max = math.min(unpack(figs.iops)), math.max(unpack(figs.iops))
                res.ios, res.irqs = sums.ios, sums.irqs
@@ -222,7 +241,11 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       for _, job in ipairs(jobs) do
          local r = results[mode][job]
-         if mode ~= "qemu" then r.vs_qemu = ratio(r.iops, iops("qemu", job)) end
+         if r.paired then
+            r.vs_qemu, r.vs_qemu_paired = median(r.paired), #r.paired
+         elseif mode ~= "qemu" then
+            r.vs_qemu = ratio(r.iops, iops("qemu", job))
+         end
          if mode ~= "null_blk" then r.vs_null_blk = ratio(r.iops, iops("null_blk", job)) end
       end
    end
@@ -236,20 +259,22 @@ local function report(raw_path, json_path)
       end
    end
    local targets = {
-      { "fast_vs_qemu_" .. HEADLINE, ratio(iops("fast", HEADLINE), iops("qemu", HEADLINE)), ">=", 1.0 },
+      { "fast_vs_qemu_" .. HEADLINE, results.fast and results.fast[HEADLINE]
+         and results.fast[HEADLINE].vs_qemu, ">=", 1.0 },
       { "lua_vs_fast_" .. HEADLINE, ratio(iops("lua", HEADLINE), iops("fast", HEADLINE)), ">=", 0.5 },
       { "fast_traps_per_io_worst_qd_ge_4", worst_traps, "<=", 0.3 },
    }
 
    -- The table.
-   local head = "%-18s %-13s %9s %8s %9s %9s %8s %8s %8s"
-   print(head:format("job", "mode", "IOPS", "MB/s", "lat us", "traps/IO", "irqs/IO",
+   local head = "%-18s %-13s %8s %7s %8s %8s %9s %8s %8s %8s"
+   print(head:format("job", "mode", "IOPS", "MB/s", "lat us", "p99 us", "traps/IO", "irqs/IO",
       "vs QEMU", "vs null"))
    for _, job in ipairs(jobs) do
       for _, mode in ipairs(modes) do
          local r = results[mode][job]
          if r.status == "ok" then
             print(head:format(job, mode, fmt(r.iops, 0), fmt(r.mb_s, 1), fmt(r.lat_us, 0),
+               fmt(r.p99_us, 0),
                fmt(r.traps_per_io, 3), fmt(r.irqs_per_io, 3), fmt(r.vs_qemu), fmt(r.vs_null_blk)))
          elseif r.status ~= "skipped" then
             print(("%-18s %-13s %9s"):format(job, mode, r.status))
@@ -259,8 +284,9 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       if na[mode] then print(("n/a %s: %s"):format(mode, na[mode])) end
    end
-   print(("(IOPS, MB/s, latency: median over %s round(s) of %s s; per-I/O counts over all rounds)")
+   print(("(IOPS, MB/s, latency: median over %s round(s) of %s s; per-I/O counts over all rounds;")
       :format(os.getenv("BENCH_ROUNDS") or "?", os.getenv("BENCH_RUNTIME") or "?"))
+   print(" vs QEMU: median of ratios to the QEMU run paired with each run, when there is one)")
    print("targets (shown, not asserted):")
    local tj = {}
    for _, t in ipairs(targets) do
@@ -328,8 +354,9 @@ local function report(raw_path, json_path)
          stops[mode] and jstr(stops[mode]) or "null")
    end
    local rj = {}
-   local FIELDS = { "rounds", "iops", "iops_min", "iops_max", "mb_s", "lat_us", "ios", "traps", "traps_per_io", "irqs",
-      "irqs_per_io", "pciem_irqs", "vs_qemu", "vs_null_blk" }
+   local FIELDS = { "samples", "iops", "iops_min", "iops_max", "mb_s", "lat_us", "p50_us",
+      "p99_us", "ios", "traps", "traps_per_io", "irqs",
+      "irqs_per_io", "pciem_irqs", "vs_qemu", "vs_qemu_paired", "vs_null_blk" }
    for _, job in ipairs(jobs) do
       for _, mode in ipairs(modes) do
          local r = results[mode][job]
