@@ -96,5 +96,11 @@ $(BUILD)/devices/%.so: devices/%.c host/pciem_native.h $(UAPI_H)
 	$(E) "CC       devices/$*.c"
 	$(Q)$(CC) $(NATIVE_CFLAGS) -o $@ $<
 
-# The NVMe fast path shares its state with devices/nvme/*.lua through this header.
-$(BUILD)/devices/nvme_native.so: devices/nvme/fastpath.h
+# The NVMe fast path: its command half and the header of the state it shares with
+# the Lua modules live beside them in devices/nvme/.
+NVME_NATIVE_SRCS := devices/nvme_native.c devices/nvme/native_io.c
+$(BUILD)/devices/nvme_native.so: $(NVME_NATIVE_SRCS) devices/nvme/native.h devices/nvme/fastpath.h \
+		host/pciem_native.h $(UAPI_H)
+	$(Q)mkdir -p $(@D)
+	$(E) "CC       $(NVME_NATIVE_SRCS)"
+	$(Q)$(CC) $(NATIVE_CFLAGS) -o $@ $(NVME_NATIVE_SRCS)
