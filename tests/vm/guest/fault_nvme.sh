@@ -5,7 +5,8 @@
 # ENODATA for a media error) and leave the rest intact; a command never answered is aborted, the controller
 # reset, and the I/O goes through; dropped interrupts are found by the
 # driver's timeout poll; controller fatal status leads to a reset that works;
-# a command completed after its timeout is aborted, then taken;
+# a command completed after its timeout is aborted, then taken; a register
+# that reads all-ones makes the driver drop the controller at its reset;
 # --trace records the run, trace-summary counts it.
 # NVME_ARGS adds device options (e.g. fastpath=off) to every start.
 . /pciem/tests/lib.sh
@@ -228,6 +229,29 @@ if start_dev /tmp/trace.log --trace=/tmp/trace.jsonl --faults=/tmp/plan-trace.lu
 else
 	fail trace.start "pciem-lua --trace did not start or the driver did not bind"
 	cat /tmp/trace.log
+fi
+
+# 7. Every read of CSTS answers all-ones (a register fault on the real trap
+# path: CSTS is a memory-policy register, the plan makes it sync): at a reset
+# the driver finds the controller gone and removes it; nothing hangs.
+cat >/tmp/plan-csts.lua <<'LUA'
+return { faults = {
+   { name = "csts-ones", match = { mmio = { bar = 0, offset = 0x1c, access = "read" } },
+     action = "allones" },
+} }
+LUA
+unbound() {
+	! [ -e "/sys/bus/pci/devices/$DEV_ADDR/driver" ]
+}
+if up csts /tmp/plan-csts.lua; then
+	dmesg -c >/dev/null
+	nvme reset /dev/nvme0 >/dev/null 2>&1
+	check csts.disk_gone wait_for sh -c '! test -e /sys/block/nvme0n1'
+	check csts.unbound wait_for unbound
+	dmesg >/tmp/dmesg-csts
+	check_grep csts.removed /tmp/dmesg-csts 'Removing after probe failure'
+	down csts
+	check_grep csts.logged /tmp/csts.log '^faults: seq [0-9]+: csts-ones: allones \(mmio_read bar0\+0x1c/4\)'
 fi
 
 echo "$old_io" >$param/io_timeout
