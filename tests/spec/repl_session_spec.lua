@@ -228,10 +228,11 @@ describe("a repl session", function()
             handled = t.dev.bar[0].u32[1] }
          t.s:input(line)
       end)
-      ffi.C.pciem_spec_write(fds[1], "continue\n", 9)
       t.osim:mmio_write(0, 0x0, 4, 0x10)	-- EN stays 0: no break
       t.osim:step()
       assert.are.equal(0, #served)
+      -- the line waits in the pipe; the access is taken first and pauses
+      ffi.C.pciem_spec_write(fds[1], "continue\n", 9)
       t.osim:mmio_write(0, 0x0, 4, 0x11)	-- EN 0 -> 1: paused, served, resumed
       t.osim:step()
       assert.are.equal(1, #served)
