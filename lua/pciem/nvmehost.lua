@@ -344,8 +344,9 @@ local function decode_cqe(e)
       dw0 = e[0], dw1 = e[1], sqhd = band(e[2], 0xffff), sqid = rshift(e[2], 16),
       cid = band(dw3, 0xffff), phase = band(rshift(dw3, 16), 1),
       sc = sc, sct = sct, status = status, ok = status == 0,
-      crd = band(rshift(sf, 11), 3), more = band(rshift(sf, 14), 1) == 1,
-      dnr = band(rshift(sf, 15), 1) == 1, name = M.status_name(status),
+      -- status field bits (4.6.1): SC 7:0, SCT 10:8, CRD 12:11, More 13, DNR 14
+      crd = band(rshift(sf, 11), 3), more = band(rshift(sf, 13), 1) == 1,
+      dnr = band(rshift(sf, 14), 1) == 1, name = M.status_name(status),
    }
 end
 

@@ -48,6 +48,16 @@ fx.each_mode("nvme errors", function()
          still_works()
       end)
 
+      nit("sets Do Not Retry on a permanent error and not on success; More stays clear", function()
+         ready(1)
+         local bad = h:admin { opc = 0x7e }
+         assert.is_true(bad.dnr)
+         assert.is_false(bad.more)
+         local _, good = h:identify(1, 0)
+         assert.is_true(good.ok, good.name)
+         assert.is_false(good.dnr)
+      end)
+
       nit("Invalid Field in Command for an unknown CNS, feature and reserved bits", function()
          ready(0)
          assert.equal(name(S.invalid_field), select(2, h:identify(0x7f, 0)).name)
