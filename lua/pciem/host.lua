@@ -37,14 +37,19 @@ local function trace_summary(path)
    return M.EXIT_OK
 end
 
--- Faults and tracing asked for on the command line, once the device runs.
+-- The trace asked for on the command line: from before start, so that the
+-- driver's probe is in it.
+local function start_trace(dev, opts)
+   if not opts.trace then return true end
+   local trace, err = optional("pciem.trace", "--trace")
+   if not trace then return nil, err end
+   local ok, terr = trace.start(dev, opts.trace)
+   if not ok then return nil, ("--trace %s: %s"):format(opts.trace, tostring(terr)) end
+   return true
+end
+
+-- Fault plans asked for on the command line, once the device runs.
 local function start_extras(dev, opts)
-   if opts.trace then
-      local trace, err = optional("pciem.trace", "--trace")
-      if not trace then return nil, err end
-      local ok, terr = trace.start(dev, opts.trace)
-      if not ok then return nil, ("--trace %s: %s"):format(opts.trace, tostring(terr)) end
-   end
    for _, plan in ipairs(opts.faults or {}) do
       local faults, err = optional("pciem.faults", "--faults")
       if not faults then return nil, err end
@@ -75,8 +80,11 @@ local function run_device(opts)
       say("%s: description ok", dev.name)
       return M.EXIT_OK
    end
-   local ok, err = dev:start(opts.backend)
+   local ok, err = start_trace(dev, opts)
+   if not ok then return M.EXIT_SCRIPT, err end
+   ok, err = dev:start(opts.backend)
    if not ok then
+      stop_extras(dev, opts)
       return M.EXIT_BACKEND, err
    end
    say("%s at %s%s", dev.name, dev.info.pci_name,
