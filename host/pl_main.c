@@ -222,9 +222,34 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 /* require("pciem.host").main(opts) -> exit code[, message] */
+/* opts[key] = value, for the table on top of the stack. */
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+	lua_pushstring(L, value);
+	lua_setfield(L, -2, key);
+}
+
+static void set_bool(lua_State *L, const char *key, int value)
+{
+	lua_pushboolean(L, value);
+	lua_setfield(L, -2, key);
+}
+
+static void set_list(lua_State *L, const char *key, const char *const *items, int n)
+{
+	int i;
+
+	lua_createtable(L, n, 0);
+	for (i = 0; i < n; i++) {
+		lua_pushstring(L, items[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, key);
+}
+
 static int run_host(lua_State *L, const struct options *o)
 {
-	int i, code;
+	int code;
 
 	lua_getglobal(L, "require");
 	lua_pushstring(L, "pciem.host");
@@ -233,40 +258,19 @@ static int run_host(lua_State *L, const struct options *o)
 	lua_getfield(L, -1, "main");			/* stack: host, main */
 	lua_remove(L, -2);				/* stack: main */
 	lua_createtable(L, 0, 12);			/* stack: main, opts */
-	lua_pushstring(L, o->command);
-	lua_setfield(L, -2, "command");
-	lua_pushstring(L, o->script);
-	lua_setfield(L, -2, "script");
-	lua_pushstring(L, o->target);
-	lua_setfield(L, -2, "target");
-	lua_pushstring(L, o->eval);
-	lua_setfield(L, -2, "eval");
-	lua_pushstring(L, o->file);
-	lua_setfield(L, -2, "file");
-	lua_pushstring(L, o->trace);
-	lua_setfield(L, -2, "trace");
-	lua_pushboolean(L, o->interactive);
-	lua_setfield(L, -2, "interactive");
-	lua_createtable(L, o->nfaults, 0);
-	for (i = 0; i < o->nfaults; i++) {
-		lua_pushstring(L, o->faults[i]);
-		lua_rawseti(L, -2, i + 1);
-	}
-	lua_setfield(L, -2, "faults");
-	lua_pushstring(L, o->backend);
-	lua_setfield(L, -2, "backend");
-	lua_pushboolean(L, o->dump);
-	lua_setfield(L, -2, "dump");
-	lua_pushboolean(L, o->check);
-	lua_setfield(L, -2, "check");
-	lua_pushboolean(L, o->verbose);
-	lua_setfield(L, -2, "verbose");
-	lua_createtable(L, o->nargs, 0);		/* stack: main, opts, args */
-	for (i = 0; i < o->nargs; i++) {
-		lua_pushstring(L, o->args[i]);
-		lua_rawseti(L, -2, i + 1);
-	}
-	lua_setfield(L, -2, "args");			/* stack: main, opts */
+	set_string(L, "command", o->command);
+	set_string(L, "script", o->script);
+	set_string(L, "target", o->target);
+	set_string(L, "eval", o->eval);
+	set_string(L, "file", o->file);
+	set_string(L, "trace", o->trace);
+	set_string(L, "backend", o->backend);
+	set_bool(L, "interactive", o->interactive);
+	set_bool(L, "dump", o->dump);
+	set_bool(L, "check", o->check);
+	set_bool(L, "verbose", o->verbose);
+	set_list(L, "faults", o->faults, o->nfaults);
+	set_list(L, "args", (const char *const *)o->args, o->nargs);
 	if (pl_call(L, 1, 2))
 		return EXIT_SCRIPT;
 	code = lua_isnumber(L, -2) ? (int)lua_tointeger(L, -2) : EXIT_SCRIPT;
