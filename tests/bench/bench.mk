@@ -13,7 +13,7 @@
 #   BENCH_NVME_MODES='lua qemu'    NVMe: some modes only (fast lua lua_nodbbuf
 #                                  fast_nodbbuf qemu null_blk)
 #   BENCH_RUNTIME=N BENCH_ROUNDS=N NVMe: seconds per fio job, rounds over the modes
-#                                  (full: 6 s, 2 rounds; the median is reported)
+#                                  (full: 4 s, 2 rounds; the median is reported)
 #   BENCH_NVME_REV=HEAD            NVMe: devices/ of that git revision, not the
 #                                  working tree's
 #   BENCH_QEMU_BACKING=tmpfs       NVMe: QEMU's disk file in /dev/shm instead of

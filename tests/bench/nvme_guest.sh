@@ -24,7 +24,7 @@ default_modes="fast lua fast_nodbbuf qemu null_blk fast_timing"
 timing_jobs=${BENCH_TIMING_JOBS:-randread_4k_qd32}
 scale=${BENCH_SCALE:-full}
 case "$scale" in
-full) runtime=5 prefill=1 rounds=2 ;;
+full) runtime=4 prefill=1 rounds=2 ;;
 smoke) runtime=1 prefill=0 rounds=1 ;;
 *)
 	echo "bench-nvme: BENCH_SCALE=$scale: want full or smoke" >&2
@@ -33,7 +33,7 @@ smoke) runtime=1 prefill=0 rounds=1 ;;
 esac
 runtime=${BENCH_RUNTIME:-$runtime}
 rounds=${BENCH_ROUNDS:-$rounds}
-size_mb=${BENCH_SIZE_MB:-128}
+size_mb=${BENCH_SIZE_MB:-64}
 modes=${BENCH_NVME_MODES:-$default_modes}
 raw=${BENCH_RAW:-/tmp/bench-nvme.raw}
 json=${BENCH_JSON:-/tmp/bench-nvme.json}

@@ -37,7 +37,7 @@ nvme)
 	vm_dir=$BUILD/vm-bench-nvme
 	json_out=$out/nvme.json
 	marker=BENCH-NVME
-	size_mb=128
+	size_mb=64
 	# QEMU's NVMe gets a sparse raw file as big as our RAM disk. Its speed
 	# depends on the backing: with cache=unsafe the host page cache holds
 	# it (no flushes, no O_DIRECT), as RAM holds ours; tmpfs is the same
