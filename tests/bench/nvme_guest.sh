@@ -234,6 +234,19 @@ run_job() {
 		"traps=$(($3 - $1)) pciem_irqs=$(($4 - $2)) pciem=$pciem" >>"$raw"
 }
 
+# kernel_trouble MODE: the driver timed out commands, reset the controller or
+# lost a trapped access while MODE ran: its figures include those stalls, and
+# the report says so beside them.
+kernel_trouble() {
+	local lines
+	lines=$(dmesg | tail -n +$((klog_mark + 1)) |
+		grep -E 'timeout|reset controller|event ring stayed full|I/O error' | sed 's/^\[[^]]*\] *//')
+	[ -n "$lines" ] || return 0
+	echo "bench-nvme: $1: kernel log:" >&2
+	echo "$lines" | sed 's/^/    /' >&2
+	echo "WARN $1 $(echo "$lines" | wc -l) kernel messages: $(echo "$lines" | head -n 1)" >>"$raw"
+}
+
 # BENCH_NVME_PIN=1 (default): fio on CPU 0, pciem-lua on the last CPU, as a
 # device would be separate hardware. Unpinned, the guest scheduler sometimes
 # puts both on one vCPU, and a wake-up then waits for the tick: the same run
@@ -301,6 +314,7 @@ while [ "$round" -le "$rounds" ]; do
 for mode in $order; do
 	# one round of fast_timing is enough for the budget
 	[ "$mode" = fast_timing ] && [ "$round" -gt 1 ] && continue
+	klog_mark=$(dmesg | wc -l)
 	setup "$mode" || continue
 	echo "bench-nvme: round $round: $mode: /dev/$disk${ctrl:+ ($ctrl)}" >&2
 	echo "DISK $mode $disk $ctrl" >>"$raw"
@@ -318,6 +332,7 @@ for mode in $order; do
 		paired "$job"
 	done
 	teardown "$mode"
+	kernel_trouble "$mode"
 done
 order=$(reverse $order)
 round=$((round + 1))

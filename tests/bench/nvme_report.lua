@@ -7,7 +7,8 @@
 --                                         listed modes must have run (exit 1 if not)
 -- RAW lines (tests/bench/nvme_guest.sh): "NA mode why", "DISK mode disk ctrl",
 -- "RUN mode job fio=PATH fio_status=N ios=N irqs=N traps=N pciem_irqs=N pciem=0|1",
--- "SKIP mode job" (not run in that mode), "STOP mode LINE" (devices/nvme.lua's stop
+-- "SKIP mode job" (not run in that mode), "WARN mode what" (command timeouts,
+-- controller resets, lost accesses in the kernel log while it ran), "STOP mode LINE" (devices/nvme.lua's stop
 -- line; with fptiming=on it gives the per-stage cost budget).
 -- Fingerprint fields come from the environment (BENCH_*).
 
@@ -98,7 +99,7 @@ end
 local function read_raw(path)
    local f, err = io.open(path)
    if not f then return nil, err end
-   local na, disks, runs, stops, paired_runs = {}, {}, {}, {}, {}
+   local na, disks, runs, stops, paired_runs, warns = {}, {}, {}, {}, {}, {}
    for line in f:lines() do
       local kind, mode, rest = line:match("^(%u+) (%S+) ?(.*)$")
       if kind == "NA" then
@@ -108,6 +109,9 @@ local function read_raw(path)
          disks[mode] = { disk = w[1], ctrl = w[2] }
       elseif kind == "SKIP" then
          runs[mode .. "/" .. rest] = { skipped = true }
+      elseif kind == "WARN" then
+         warns[mode] = warns[mode] or {}
+         table.insert(warns[mode], rest)
       elseif kind == "STOP" then
          stops[mode] = rest
       elseif kind == "RUN" then
@@ -126,7 +130,7 @@ local function read_raw(path)
       end
    end
    f:close()
-   return na, disks, runs, stops, paired_runs
+   return na, disks, runs, stops, paired_runs, warns
 end
 
 -- The stop line's counters; with fptiming=on also ns per call of each stage.
@@ -166,7 +170,7 @@ local function fmt(x, digits)
 end
 
 local function report(raw_path, json_path)
-   local na, disks, runs, stops, paired_runs = read_raw(raw_path)
+   local na, disks, runs, stops, paired_runs, warns = read_raw(raw_path)
    if not na then
       io.stderr:write("bench_nvme_report: ", disks, "\n")
       return 1
@@ -220,7 +224,9 @@ local function report(raw_path, json_path)
                      res.traps_per_io = sums.traps / sums.ios
                      res.pciem_irqs = sums.pciem_irqs
                   end
-                  if disks[mode] and disks[mode].ctrl then
+                  -- (a controller reset re-creates the vectors: the delta is then
+                  -- meaningless, often negative)
+                  if disks[mode] and disks[mode].ctrl and sums.irqs >= 0 then
                      res.irqs_per_io = sums.irqs / sums.ios
                   end
                end
@@ -283,6 +289,9 @@ local function report(raw_path, json_path)
    end
    for _, mode in ipairs(modes) do
       if na[mode] then print(("n/a %s: %s"):format(mode, na[mode])) end
+      for _, w in ipairs(warns[mode] or {}) do
+         print(("WARNING %s: its figures include kernel trouble: %s"):format(mode, w))
+      end
    end
    print(("(IOPS, MB/s, latency: median over %s round(s) of %s s; per-I/O counts over all rounds;")
       :format(os.getenv("BENCH_ROUNDS") or "?", os.getenv("BENCH_RUNTIME") or "?"))
@@ -347,11 +356,16 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       local d = disks[mode] or {}
       mj[#mj + 1] = ("    {\"name\": %s, \"what\": %s, \"ours\": %s, \"status\": %s, "
-         .. "\"reason\": %s, \"disk\": %s, \"controller\": %s, \"stop_line\": %s}"):format(
+         .. "\"reason\": %s, \"disk\": %s, \"controller\": %s, \"stop_line\": %s, "
+         .. "\"kernel_warnings\": [%s]}"):format(
          jstr(mode), jstr(MODES[mode] or mode), tostring(OURS[mode] == true),
          jstr(na[mode] and "n/a" or "ok"), na[mode] and jstr(na[mode]) or "null",
          d.disk and jstr(d.disk) or "null", d.ctrl and jstr(d.ctrl) or "null",
-         stops[mode] and jstr(stops[mode]) or "null")
+         stops[mode] and jstr(stops[mode]) or "null", table.concat((function()
+            local t = {}
+            for i, w in ipairs(warns[mode] or {}) do t[i] = jstr(w) end
+            return t
+         end)(), ", "))
    end
    local rj = {}
    local FIELDS = { "samples", "iops", "iops_min", "iops_max", "mb_s", "lat_us", "p50_us",
