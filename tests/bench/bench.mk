@@ -11,7 +11,8 @@
 #   BENCH_SCALE=smoke              a few iterations / 1 s per fio job (pipeline only)
 #   BENCH_PIN=1                    engine: device host and driver loops on distinct CPUs
 #   BENCH_NVME_MODES='lua qemu'    NVMe: some modes only (fast lua lua_nodbbuf
-#                                  fast_nodbbuf qemu null_blk)
+#                                  fast_nodbbuf qemu null_blk fast_timing; default
+#                                  all but lua_nodbbuf)
 #   BENCH_RUNTIME=N BENCH_ROUNDS=N NVMe: seconds per fio job, rounds over the modes
 #                                  (full: 4 s, 2 rounds; the median is reported)
 #   BENCH_NVME_REV=HEAD            NVMe: devices/ of that git revision, not the
