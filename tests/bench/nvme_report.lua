@@ -290,7 +290,7 @@ local function report(raw_path, json_path)
    for _, mode in ipairs(modes) do
       if na[mode] then print(("n/a %s: %s"):format(mode, na[mode])) end
       for _, w in ipairs(warns[mode] or {}) do
-         print(("WARNING %s: its figures include kernel trouble: %s"):format(mode, w))
+         print(("WARNING %s: kernel trouble while it ran (setup or jobs): %s"):format(mode, w))
       end
    end
    print(("(IOPS, MB/s, latency: median over %s round(s) of %s s; per-I/O counts over all rounds;")
