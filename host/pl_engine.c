@@ -66,7 +66,8 @@ int pciem_ffi_irq(struct pl_dev *dev, uint32_t op, uint32_t vector)
 
 	if (rc)
 		return rc;
-	if (dev->state != PL_DEV_STARTED)
+	/* a driver already loaded probes inside START: its interrupts count */
+	if (dev->state != PL_DEV_STARTED && !(dev->state == PL_DEV_REGISTERED && dev->start_thread))
 		return pl_dev_error(dev, -EINVAL, "irq: device not started");
 	if (op < PCIEM_IRQ_RAISE || op > PCIEM_IRQ_INTX_DEASSERT)
 		return pl_dev_error(dev, -EINVAL, "irq: op %u is not raise, assert or deassert", op);

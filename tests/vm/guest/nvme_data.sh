@@ -20,8 +20,9 @@ bound() {
 
 # up NAME ARGS...: start the device and wait for /dev/nvme0n1.
 up() {
-	local name=$1
+	local name=$1 logged
 	shift
+	logged=$(dmesg | wc -l)
 	if ! start_dev /tmp/nvme.log "$script" $args "$@"; then
 		fail "$name" "pciem-lua did not report a device"
 		return 1
@@ -32,6 +33,13 @@ up() {
 		return 1
 	fi
 	pass "$name"
+	# The driver is loaded, so it probes inside START: every interrupt of the
+	# probe must arrive (a lost one shows as an admin command timeout).
+	if dmesg | tail -n +$((logged + 1)) | grep -E "nvme.*(timeout|polled)"; then
+		fail "$name.probe_interrupts" "an admin command timed out while the driver probed"
+	else
+		pass "$name.probe_interrupts"
+	fi
 }
 
 # down NAME: stop pciem-lua and wait for the disk to go.
