@@ -25,7 +25,8 @@ mkdir -p "$(dirname "$log")"
 # quiet: only warnings reach the console; printk.devkmsg=on: the test runner's
 # markers written to /dev/kmsg are never rate-limited away; panic=-1: a panic
 # reboots at once, which -no-reboot turns into QEMU exiting.
-append="console=ttyS0 quiet printk.devkmsg=on panic=-1 rdinit=/init ${VM_APPEND:-}"
+# log_buf_len: a whole tier's kernel log stays readable for the per-test splat scan
+append="console=ttyS0 quiet printk.devkmsg=on log_buf_len=16M panic=-1 rdinit=/init ${VM_APPEND:-}"
 
 start=$(date +%s)
 # shellcheck disable=SC2086
