@@ -432,11 +432,16 @@ static uint32_t drain(struct pl_loop *lp, uint32_t *served)
 			}
 		}
 		head++;
+		/*
+		 * Hand the slot back at once: a drain serving a long stream in
+		 * C must not leave the producer seeing a full ring (it fails
+		 * the access after its deadline).
+		 */
+		__atomic_store_n(&c->head, head, __ATOMIC_RELEASE);
 		lp->stats.events++;
 		if (head == tail)
 			tail = load_tail(lp);
 	}
-	__atomic_store_n(&c->head, head, __ATOMIC_RELEASE);
 	if (taken)
 		lp->active = true;
 	lp->stats.lua_events += n;
