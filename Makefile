@@ -4,7 +4,7 @@
 #
 #   make            build pciem.ko and pciem-lua
 #   make deps       install the Debian packages everything needs (root)
-#   make demo       boot the QEMU guest and show a Lua device in lspci
+#   make demo       boot the QEMU guest: the NVMe device in Lua, formatted, mounted, fio
 #   make test       every test tier; ends with "N passed, N failed"
 #   make vm-run GUEST=script.sh   run a script as root in the guest
 #   V=1             show full commands
