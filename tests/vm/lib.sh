@@ -62,6 +62,17 @@ pciem_devices() {
 
 # wait_for CMD...: retry CMD every 0.1 s, up to PCIEM_WAIT tenths (default
 # 600, i.e. a minute under TCG). Not a timing assertion: only a bound.
+# klog_mark: remember how far the kernel log goes; klog_since: the lines
+# logged after the mark. Tests look at their own lines this way: never with
+# `dmesg -c`, which would also hide them from the runner's splat scan.
+klog_mark() {
+	KLOG_MARK=$(dmesg | wc -l)
+}
+
+klog_since() {
+	dmesg | tail -n +$((${KLOG_MARK:-0} + 1))
+}
+
 wait_for() {
 	local n=0 limit=${PCIEM_WAIT:-600}
 	while ! "$@" >/dev/null 2>&1; do

@@ -4,6 +4,7 @@
 # configured size, nvme-cli's admin commands answer, ext4 survives mkfs, a file
 # tree, fsck and a remount; stopping pciem-lua removes the disk cleanly.
 . /pciem/tests/lib.sh
+klog_mark
 
 script=/pciem/devices/nvme.lua
 size_mib=64
@@ -93,7 +94,7 @@ check_eq nvme.stop_status "$DEV_STATUS" 0
 check nvme.disk_gone wait_for sh -c '! test -e /dev/nvme0n1'
 check nvme.dev_gone wait_for dev_absent "$a"
 # ... at once: no admin command left to time out, no shutdown left waiting.
-dmesg | grep -E 'nvme.*(timeout|shutdown incomplete)' >/tmp/nvme-stop.err
+klog_since | grep -E 'nvme.*(timeout|shutdown incomplete)' >/tmp/nvme-stop.err
 check_eq nvme.stop_clean "$(cat /tmp/nvme-stop.err)" ""
 if [ "$failures" != 0 ]; then
 	echo "--- pciem-lua log"

@@ -5,6 +5,7 @@
 # the queues as the driver left them (RDY=1 once /dev/nvme0n1 exists); I/O goes
 # on while a REPL is attached; the socket is root-only and goes with the device.
 . /pciem/tests/lib.sh
+klog_mark
 
 start_dev /tmp/nvme.log /pciem/devices/nvme.lua size=16M ||
 	{ fail repl.start "pciem-lua did not report a device"; finish; }
@@ -81,7 +82,7 @@ check_eq repl.stop_status "$DEV_STATUS" 0
 if [ -e "$sock" ]; then fail repl.socket_removed "$sock is still there"; else pass repl.socket_removed; fi
 pciem-lua list >/tmp/list2.out 2>&1
 check_grep repl.list_empty /tmp/list2.out 'no running pciem-lua devices'
-if dmesg | grep -q 'timeout, aborting'; then
+if klog_since | grep -q 'timeout, aborting'; then
 	fail repl.no_timeouts "the driver timed out commands"
 else
 	pass repl.no_timeouts

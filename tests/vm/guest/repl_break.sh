@@ -5,6 +5,7 @@
 # the enable while other sessions are still served; `continue` lets the reset
 # finish and the disk works. The driver saw a slow device, not a broken one.
 . /pciem/tests/lib.sh
+klog_mark
 
 start_dev /tmp/nvme.log /pciem/devices/nvme.lua size=16M ||
 	{ fail break.start "pciem-lua did not report a device"; finish; }
@@ -58,7 +59,7 @@ check_grep break.continued "$out" '^continuing$'
 
 stop_dev "$DEV_PID" TERM
 check_eq break.stop_status "$DEV_STATUS" 0
-if dmesg | grep -q 'timeout, aborting'; then
+if klog_since | grep -q 'timeout, aborting'; then
 	fail break.no_timeouts "the driver timed out commands"
 else
 	pass break.no_timeouts
