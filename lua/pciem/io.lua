@@ -264,24 +264,43 @@ function M.counters(self)
    return t
 end
 
---- Set the policy ("memory", "posted" or "sync") of [offset, offset+length)
---- of BAR `bar`, while running. Returns true or nil, err.
-function M.set_policy(self, bar, offset, length, name)
+-- Check and apply a policy change; true or nil, err.
+local function apply_policy(self, bar, offset, length, name)
    started(self, "set_policy")
    if type(bar) ~= "number" or not self.desc.bars[bar] then
-      error(("set_policy: BAR %s is not described"):format(tostring(bar)), 2)
+      error(("set_policy: BAR %s is not described"):format(tostring(bar)), 3)
    end
    local pol = desc.policy_names[name]
    if pol == nil then
-      error(("set_policy: policy %s is not memory, posted or sync"):format(tostring(name)), 2)
+      error(("set_policy: policy %s is not memory, posted or sync"):format(tostring(name)), 3)
    end
    if type(offset) ~= "number" or type(length) ~= "number" then
-      error("set_policy: offset and length must be numbers", 2)
+      error("set_policy: offset and length must be numbers", 3)
    end
    if C.pciem_ffi_set_policy(self._cdev, bar, pol, offset, length) ~= 0 then
       return nil, cerr(self)
    end
    return true
+end
+
+--- Set the policy ("memory", "posted" or "sync") of [offset, offset+length)
+--- of BAR `bar`, while running. Returns true or nil, err. The device's own
+--- changes are kept in dev._policy_log (what a fault plan restores on unload).
+function M.set_policy(self, bar, offset, length, name)
+   local ok, err = apply_policy(self, bar, offset, length, name)
+   if ok then
+      local log = rawget(self, "_policy_log") or {}
+      self._policy_log = log
+      log[#log + 1] = { bar = bar, offset = offset, length = length,
+         policy = desc.policy_names[name] }
+   end
+   return ok, err
+end
+
+--- set_policy for tools that change policies for a while (fault plans): not
+--- recorded as the device's own.
+function M._set_policy_unrecorded(self, bar, offset, length, name)
+   return apply_policy(self, bar, offset, length, name)
 end
 
 --- The deadline of sync accesses, in milliseconds (0.001..10000).

@@ -2,35 +2,13 @@
 -- BAR policies while faults are loaded: a range a register matcher watches is
 -- made to reach the host (reads sync, writes posted) and put back after, to the
 -- policy the device itself set; the MSI-X table and PBA are never touched.
-local desc = require("pciem.desc")
 
 local M = {}
 
 local POLICY_NAME = { [0] = "memory", [1] = "posted", [2] = "sync" }
 
--- Policies the device itself set while running (dev:set_policy), so that an
--- unload restores those rather than the description's: the method is wrapped
--- once to keep a record in dev._policy_log (our own calls are not recorded).
-do
-   local Device = require("pciem.device").Device
-   if not rawget(Device, "_policy_recorded") then
-      local set_policy = Device.set_policy
-      Device._policy_recorded = true
-      Device.set_policy = function(self, bar, offset, length, name)
-         local ok, err = set_policy(self, bar, offset, length, name)
-         if ok and not rawget(self, "_faults_setting") then
-            local log = rawget(self, "_policy_log") or {}
-            self._policy_log = log
-            log[#log + 1] = { bar = bar, offset = offset, length = length,
-               policy = desc.policy_names[name] }
-         end
-         return ok, err
-      end
-   end
-end
-
 -- The policy of every dword of BAR `bar` as the device set it (description,
--- then its own set_policy calls): array [dword] = 0|1|2.
+-- then its own set_policy calls, dev._policy_log): array [dword] = 0|1|2.
 local function described(dev, bar)
    local b = dev.desc.bars[bar]
    local n = math.floor(b.size / 4)
@@ -126,9 +104,7 @@ local function apply_policies(dev, st)
             if t and t ~= current(i) then
                local j = i
                while j + 1 < n and target(j + 1) == t and current(j + 1) ~= t do j = j + 1 end
-               dev._faults_setting = true
-               local ok, err = dev:set_policy(bar, i * 4, (j - i + 1) * 4, POLICY_NAME[t])
-               dev._faults_setting = nil
+               local ok, err = dev:_set_policy_unrecorded(bar, i * 4, (j - i + 1) * 4, POLICY_NAME[t])
                if not ok then return nil, ("bars[%d] 0x%x+0x%x: %s"):format(bar, i * 4, (j - i + 1) * 4, err) end
                i = j + 1
             else
