@@ -331,18 +331,17 @@ static const struct pl_range *resolve(const struct pl_loop *lp, const struct pci
 
 /*
  * The C side of an event: its native handler, or the default (the shadow's
- * value for a read, nothing for a write). Returns 0, PCIEM_NATIVE_DEFER or
- * -errno (then *value is all-ones).
+ * value for a read, nothing for a write). *value starts as the shadow as it
+ * is now (an earlier handler of the batch may have changed it). Returns 0,
+ * PCIEM_NATIVE_DEFER or -errno (then *value is all-ones).
  */
 static int serve_c(struct pl_loop *lp, const struct pciem_event *ev, const struct pl_range *r,
 		   uint64_t *value)
 {
 	int rc;
 
+	*value = ev->kind == PCIEM_EVENT_MMIO_READ ? shadow_value(lp, ev) : 0;
 	if (!r || !r->fn) {
-		/* the shadow as it is now: an earlier handler may have changed it */
-		if (ev->kind == PCIEM_EVENT_MMIO_READ)
-			*value = shadow_value(lp, ev);
 		lp->stats.default_events++;
 		return 0;
 	}
@@ -416,9 +415,10 @@ static uint32_t drain(struct pl_loop *lp, uint32_t *served)
 	while (head != tail && n < PL_LOOP_BATCH && taken++ < DRAIN_MAX) {
 		const struct pciem_event *ev = &lp->events[head & lp->mask];
 		const struct pl_range *r = resolve(lp, ev);
-		uint64_t value = ev->kind == PCIEM_EVENT_MMIO_READ ? shadow_value(lp, ev) : 0;
+		uint64_t value;
 
 		if (lp->intercept || (r && r->lua_id && !r->fn)) {
+			value = ev->kind == PCIEM_EVENT_MMIO_READ ? shadow_value(lp, ev) : 0;
 			to_batch(lp, n++, ev, r, value);
 		} else {
 			/* Lua events taken so far must run first: stop at the boundary */
