@@ -32,6 +32,7 @@ local function sorted_keys(t)
    table.sort(keys)
    return keys
 end
+M.sorted_keys = sorted_keys	-- the keys of a table, sorted (error messages list them)
 
 --- The closest known name to a misspelt one, or nil when nothing is close.
 function M.suggest(name, known)

@@ -14,12 +14,7 @@ local function describe(v)
    return ("%s (%s)"):format(tostring(v), type(v))
 end
 
-local function sorted(set)
-   local l = {}
-   for k in pairs(set) do l[#l + 1] = k end
-   table.sort(l)
-   return l
-end
+local sorted = desc.sorted_keys
 
 --- Raise for a key of `t` not in `known` (a set), suggesting the closest.
 local function check_keys(t, known, path, what)

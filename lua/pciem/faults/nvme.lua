@@ -61,12 +61,7 @@ function M.status_text(v)
    return name
 end
 
-local function sorted(set)
-   local l = {}
-   for k in pairs(set) do l[#l + 1] = k end
-   table.sort(l)
-   return l
-end
+local sorted = ck.sorted
 
 -- An opcode given by name or number -> code, set ("admin", "io" or "any").
 local function opcode(v, path)
