@@ -130,6 +130,16 @@ end
 local function stdout_line(t) io.stdout:write(t, "\n"); io.stdout:flush() end
 local function stderr_line(t) io.stderr:write(t, "\n"); io.stderr:flush() end
 
+-- The input is over: say if it stopped inside a chunk, leave, exit code.
+local function end_session(c, failed, last_prompt)
+   if last_prompt ~= "> " then
+      stderr_line("pciem-lua: attach: the input ends inside an unfinished Lua chunk")
+      failed = true
+   end
+   c:send("Q")
+   return failed and 1 or 0
+end
+
 -- Send `lines` one by one, each after the previous one's prompt, printing
 -- what comes back. Returns the exit code (1 if any line failed).
 local function batch(c, lines)
@@ -158,12 +168,7 @@ local function batch(c, lines)
          return 1
       end
    end
-   if last_prompt ~= "> " then
-      stderr_line("pciem-lua: attach: the input ends inside an unfinished Lua chunk")
-      failed = true
-   end
-   c:send("Q")
-   return failed and 1 or 0
+   return end_session(c, failed, last_prompt)
 end
 
 -- Lines from a pipe or file on stdin, each sent once the previous one's
@@ -212,12 +217,7 @@ local function from_stdin(c)
          if not data or data == "" then eof = true else inbuf = inbuf .. data end
       end
    end
-   if last_prompt ~= "> " then
-      stderr_line("pciem-lua: attach: the input ends inside an unfinished Lua chunk")
-      failed = true
-   end
-   c:send("Q")
-   return failed and 1 or 0
+   return end_session(c, failed, last_prompt)
 end
 
 local function split_lines(s)
