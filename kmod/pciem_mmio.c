@@ -9,13 +9,16 @@
 #define pr_fmt(fmt) "pciem: " fmt
 
 #include <linux/debugfs.h>
+#include <linux/hardirq.h>
 #include <linux/kprobes.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/pci.h>
 #include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/uaccess.h>
 
 #include "pciem.h"
@@ -73,6 +76,37 @@ static struct {
 
 /* ---- waiting with a deadline (fault context: spin, never sleep) ---------- */
 
+/*
+ * The sync deadline of devices whose CREATE leaves it 0. An emulated machine
+ * (QEMU without KVM) wants more than the built-in 100 ms: one of its vCPUs
+ * can be off the real CPU for that long. Read at CREATE.
+ */
+static unsigned int sync_timeout_default_us = PCIEM_SYNC_DEFAULT_TIMEOUT_US;
+
+static int pciem_mmio_set_default_timeout(const char *val, const struct kernel_param *kp)
+{
+	unsigned int us;
+	int ret;
+
+	ret = kstrtouint(val, 0, &us);
+	if (ret || !us || us > PCIEM_SYNC_MAX_TIMEOUT_US) {
+		pr_err("sync_timeout_default_us: '%s' is not a number in 1..%u\n",
+		       val, PCIEM_SYNC_MAX_TIMEOUT_US);
+		return -EINVAL;
+	}
+	WRITE_ONCE(sync_timeout_default_us, us);
+	return 0;
+}
+
+static const struct kernel_param_ops pciem_mmio_default_timeout_ops = {
+	.set = pciem_mmio_set_default_timeout,
+	.get = param_get_uint,
+};
+module_param_cb(sync_timeout_default_us, &pciem_mmio_default_timeout_ops,
+		&sync_timeout_default_us, 0644);
+MODULE_PARM_DESC(sync_timeout_default_us,
+		 "sync access deadline (us) of devices created with sync_timeout_us 0; 1..10000000, default 100000");
+
 static inline u64 pciem_ones(unsigned int width)
 {
 	return width >= 8 ? ~0ULL : (1ULL << (width * 8)) - 1;
@@ -88,18 +122,41 @@ static inline u64 pciem_mmio_now(void)
 	return ktime_get_mono_fast_ns();
 }
 
-static bool pciem_mmio_expired(struct pciem_mmio *m, u64 deadline)
+/* How long a spin goes before idle CPUs are asked to take our waiting tasks. */
+#define PCIEM_SPIN_NUDGE_NS	(1 * NSEC_PER_MSEC)
+
+/*
+ * One turn of a spin that waits for the host. The host may be runnable but
+ * queued on this CPU (it was running here when the driver came in), where
+ * it cannot run until we give up. So when the wait grows long, idle CPUs are
+ * told to reschedule: an idle CPU that schedules balances the load and pulls
+ * tasks waiting here, the host among them. Not from NMI context (an int3
+ * kprobe), where no IPI may be sent. Returns true once the wait is over.
+ */
+static bool pciem_mmio_spin_expired(struct pciem_mmio *m, u64 deadline, u64 *nudge_at)
 {
-	return READ_ONCE(m->host_gone) || pciem_mmio_now() > deadline;
+	u64 now = pciem_mmio_now();
+
+	if (READ_ONCE(m->host_gone) || now > deadline)
+		return true;
+	if (now >= *nudge_at) {
+		*nudge_at = now + PCIEM_SPIN_NUDGE_NS;
+		if (!in_nmi())
+			wake_up_all_idle_cpus();
+	}
+	cpu_relax();
+	return false;
 }
 
 /*
  * Publish ev, waiting for room up to the deadline. Returns the seq, or 0
- * when the host is gone or the ring stayed full.
+ * when the host is gone or the ring stayed full. will_spin: the caller
+ * waits for the answer next, so the host must not be woken onto this CPU.
  */
 static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
-			      struct pciem_event *ev, u64 deadline)
+			      struct pciem_event *ev, u64 deadline, bool will_spin)
 {
+	u64 nudge_at = pciem_mmio_now() + PCIEM_SPIN_NUDGE_NS;
 	bool waited = false;
 	u64 seq;
 
@@ -109,9 +166,9 @@ static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
 		if (!waited) {
 			waited = true;
 			atomic64_inc(&m->ring_full_waits);
-			pciem_ring_kick(&m->ring);
+			pciem_ring_kick_away(&m->ring);
 		}
-		if (pciem_mmio_expired(m, deadline)) {
+		if (pciem_mmio_spin_expired(m, deadline, &nudge_at)) {
 			if (!READ_ONCE(m->host_gone) &&
 			    !test_and_set_bit(PCIEM_LOGGED_RING_FULL, &m->logged))
 				pr_warn("%s: event ring stayed full for the sync timeout; access failed (logged once)\n",
@@ -119,10 +176,12 @@ static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
 			atomic64_inc(&m->sync_timeouts);
 			return 0;
 		}
-		cpu_relax();
 	}
 	atomic64_inc(&m->events);
-	pciem_ring_kick(&m->ring);
+	if (will_spin)
+		pciem_ring_kick_away(&m->ring);
+	else
+		pciem_ring_kick(&m->ring);
 	return seq;
 }
 
@@ -133,18 +192,20 @@ static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
 static int pciem_mmio_sync(struct pciem_dev *dev, struct pciem_mmio *m,
 			   struct pciem_event *ev, u64 *value)
 {
-	u64 deadline = pciem_mmio_now() + READ_ONCE(m->timeout_ns);
+	u64 now = pciem_mmio_now();
+	u64 deadline = now + READ_ONCE(m->timeout_ns);
+	u64 nudge_at = now + PCIEM_SPIN_NUDGE_NS;
 	u32 slot = raw_smp_processor_id();
 	u64 seq, answer;
 
 	if (READ_ONCE(m->host_gone) || slot >= m->ring.nslots)
 		return -ENODEV;
 	ev->answer = slot;
-	seq = pciem_mmio_publish(dev, m, ev, deadline);
+	seq = pciem_mmio_publish(dev, m, ev, deadline, true);
 	if (!seq)
 		return -ETIMEDOUT;
 	while (!pciem_ring_answer(&m->ring, slot, seq, &answer)) {
-		if (pciem_mmio_expired(m, deadline)) {
+		if (pciem_mmio_spin_expired(m, deadline, &nudge_at)) {
 			if (READ_ONCE(m->host_gone))
 				return -ENODEV;
 			atomic64_inc(&m->sync_timeouts);
@@ -155,7 +216,6 @@ static int pciem_mmio_sync(struct pciem_dev *dev, struct pciem_mmio *m,
 					ev->bar, ev->offset, m->timeout_ns / 1000);
 			return -ETIMEDOUT;
 		}
-		cpu_relax();
 	}
 	atomic64_inc(&m->sync_roundtrips);
 	*value = answer;
@@ -277,7 +337,7 @@ static int pciem_mmio_access(void *ctx, u64 offset, unsigned int width,
 	if (policy == PCIEM_POLICY_POSTED) {
 		u64 deadline = pciem_mmio_now() + READ_ONCE(m->timeout_ns);
 
-		pciem_mmio_publish(dev, m, &ev, deadline);
+		pciem_mmio_publish(dev, m, &ev, deadline, false);
 		return 0;
 	}
 	if (is_write)
@@ -461,7 +521,7 @@ void pciem_mmio_exit(void)
 int pciem_mmio_create(struct pciem_dev *dev, const struct pciem_device_desc *desc)
 {
 	u32 entries = desc->ring_entries ?: PCIEM_RING_DEFAULT_ENTRIES;
-	u32 timeout = desc->sync_timeout_us ?: PCIEM_SYNC_DEFAULT_TIMEOUT_US;
+	u32 timeout = desc->sync_timeout_us ?: READ_ONCE(sync_timeout_default_us);
 	struct dentry *existing;
 	struct pciem_mmio *m;
 	int ret;
@@ -474,7 +534,7 @@ int pciem_mmio_create(struct pciem_dev *dev, const struct pciem_device_desc *des
 	if (timeout > PCIEM_SYNC_MAX_TIMEOUT_US) {
 		pciem_log(dev, "create: sync_timeout_us %u is not in 1..%u (0 = %u)",
 			  desc->sync_timeout_us, PCIEM_SYNC_MAX_TIMEOUT_US,
-			  PCIEM_SYNC_DEFAULT_TIMEOUT_US);
+			  READ_ONCE(sync_timeout_default_us));
 		return -EINVAL;
 	}
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
@@ -604,7 +664,7 @@ void pciem_mmio_cfg_written(struct pciem_dev *dev, u32 offset, u32 width, u32 va
 
 	if (!m)
 		return;
-	pciem_mmio_publish(dev, m, &ev, pciem_mmio_now() + READ_ONCE(m->timeout_ns));
+	pciem_mmio_publish(dev, m, &ev, pciem_mmio_now() + READ_ONCE(m->timeout_ns), false);
 }
 
 /* ---- ioctls -------------------------------------------------------------- */

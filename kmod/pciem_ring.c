@@ -9,10 +9,14 @@
 #include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/eventfd.h>
+#include <linux/hardirq.h>
 #include <linux/mm.h>
+#include <linux/smp.h>
 #include <linux/vmalloc.h>
 
 #include "pciem_ring.h"
+
+static void pciem_ring_remote_kick(void *info);
 
 int pciem_ring_alloc(struct pciem_ring *ring, u32 entries)
 {
@@ -38,6 +42,7 @@ int pciem_ring_alloc(struct pciem_ring *ring, u32 entries)
 	ring->tail = 0;
 	raw_spin_lock_init(&ring->lock);
 	RCU_INIT_POINTER(ring->eventfd, NULL);
+	INIT_CSD(&ring->remote_kick, pciem_ring_remote_kick, ring);
 
 	ring->ctrl->entries = entries;
 	ring->ctrl->event_size = sizeof(struct pciem_event);
@@ -51,6 +56,10 @@ int pciem_ring_alloc(struct pciem_ring *ring, u32 entries)
 void pciem_ring_free(struct pciem_ring *ring)
 {
 	struct eventfd_ctx *ctx = rcu_dereference_protected(ring->eventfd, 1);
+
+	/* The IPI code writes the csd after our function returns: wait for it. */
+	while (smp_load_acquire(&ring->remote_kick.node.u_flags) & CSD_FLAG_LOCK)
+		cpu_relax();
 
 	if (ctx)
 		eventfd_ctx_put(ctx);
@@ -81,16 +90,21 @@ u64 pciem_ring_try_publish(struct pciem_ring *ring, struct pciem_event *ev)
 	return seq;
 }
 
+/*
+ * Pairs with the host: it sets host_sleeping, then re-reads tail. Either it
+ * sees our tail or we see its flag.
+ */
+static bool pciem_ring_host_sleeping(struct pciem_ring *ring)
+{
+	smp_mb();
+	return READ_ONCE(ring->ctrl->host_sleeping);
+}
+
 void pciem_ring_kick(struct pciem_ring *ring)
 {
 	struct eventfd_ctx *ctx;
 
-	/*
-	 * Pairs with the host: it sets host_sleeping, then re-reads tail.
-	 * Either it sees our tail or we see its flag.
-	 */
-	smp_mb();
-	if (!READ_ONCE(ring->ctrl->host_sleeping))
+	if (!pciem_ring_host_sleeping(ring))
 		return;
 	WRITE_ONCE(ring->ctrl->host_sleeping, 0);
 	rcu_read_lock();
@@ -98,6 +112,30 @@ void pciem_ring_kick(struct pciem_ring *ring)
 	if (ctx)
 		eventfd_signal(ctx, 1);
 	rcu_read_unlock();
+}
+
+static void pciem_ring_remote_kick(void *info)
+{
+	pciem_ring_kick(info);
+}
+
+void pciem_ring_kick_away(struct pciem_ring *ring)
+{
+	unsigned int cpu;
+
+	/*
+	 * Only a sleeping host needs a wake-up, and only a wake-up chooses
+	 * where the host runs next. IPIs cannot be sent from NMI context (an
+	 * int3 kprobe counts as one): there, and on one CPU, wake it here.
+	 * A kick still in flight may have read the flag before our tail, so
+	 * -EBUSY also falls back to the local kick.
+	 */
+	if (!pciem_ring_host_sleeping(ring))
+		return;
+	cpu = cpumask_any_but(cpu_online_mask, smp_processor_id());
+	if (in_nmi() || cpu >= nr_cpu_ids ||
+	    smp_call_function_single_async(cpu, &ring->remote_kick))
+		pciem_ring_kick(ring);
 }
 
 int pciem_ring_set_eventfd(struct pciem_ring *ring, int fd)

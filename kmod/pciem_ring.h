@@ -7,6 +7,7 @@
 #define PCIEM_RING_H
 
 #include <linux/rcupdate.h>
+#include <linux/smp.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include "../include/uapi/pciem.h"
@@ -25,6 +26,7 @@ struct pciem_ring {
 	raw_spinlock_t lock;		/* producers; any CPU, any context */
 	u64 tail;			/* seq of the newest published event */
 	struct eventfd_ctx __rcu *eventfd;
+	call_single_data_t remote_kick;	/* pciem_ring_kick_away() */
 };
 
 /* entries: already validated (power of two). */
@@ -39,6 +41,12 @@ void pciem_ring_free(struct pciem_ring *ring);
 u64 pciem_ring_try_publish(struct pciem_ring *ring, struct pciem_event *ev);
 /* After publishing: wake the host if it said it is going to sleep. */
 void pciem_ring_kick(struct pciem_ring *ring);
+/*
+ * The same, for a CPU about to spin on the answer with interrupts off: the
+ * wake-up is done from another CPU, so the scheduler does not queue the host
+ * behind the spinning CPU, where it could not run before the deadline.
+ */
+void pciem_ring_kick_away(struct pciem_ring *ring);
 
 /* The host's answer for seq in slot, if it is there yet. */
 static inline bool pciem_ring_answer(struct pciem_ring *ring, u32 slot, u64 seq,

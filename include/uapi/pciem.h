@@ -83,7 +83,8 @@ struct pciem_device_desc {
 	__u8 reserved0[3];	/* zero */
 	char name[32];		/* label, NUL-terminated, [A-Za-z0-9_.-], not empty */
 	__u32 ring_entries;	/* event ring size, power of two 64..65536; 0 = 4096 */
-	__u32 sync_timeout_us;	/* deadline of a sync access, 1..10000000; 0 = 100000 */
+	__u32 sync_timeout_us;	/* deadline of a sync access, 1..10000000; 0 = the
+				 * module parameter sync_timeout_default_us (100000) */
 	__u32 reserved[6];	/* zero */
 };
 
@@ -232,7 +233,7 @@ struct pciem_sync_timeout {
 enum pciem_ring_abi {
 	PCIEM_MMAP_RING_INDEX = 6,
 	PCIEM_RING_DEFAULT_ENTRIES = 4096,
-	PCIEM_SYNC_DEFAULT_TIMEOUT_US = 100000,
+	PCIEM_SYNC_DEFAULT_TIMEOUT_US = 100000,	/* unless pciem.sync_timeout_default_us says */
 };
 
 enum pciem_event_kind {

@@ -70,7 +70,8 @@ for t in "$tests_dir"/guest/*.sh; do
 	selected "$name" || continue
 
 	if ! module_loaded; then
-		insmod /pciem/pciem.ko 2>/dev/null
+		# shellcheck disable=SC2086
+		insmod /pciem/pciem.ko $PCIEM_MODULE_ARGS 2>/dev/null
 	fi
 	echo "pciem-test: begin $name" >/dev/kmsg
 	echo "=== $name"

@@ -18,6 +18,9 @@ VM_SMP ?= 2
 VM_TIMEOUT ?= 1200
 VM_QEMU_ARGS ?=
 VM_APPEND ?=
+# pciem.ko's parameters at every insmod in the guest. Sync deadlines of 2 s:
+# a TCG vCPU can be off the real CPU for the built-in 100 ms.
+VM_MODULE_ARGS ?= sync_timeout_default_us=2000000
 # Guest kernel modules (with their dependencies) and host tools (with their
 # libraries) in the cached base archive; *_EXTRA adds to them.
 VM_MODULES ?= nvme null_blk ext4 loop crc32c_generic crc32c-intel pci-stub $(VM_MODULES_EXTRA)
@@ -36,6 +39,8 @@ VM_HAVE_SRC := $(wildcard $(TOP)/tests/vm/src/src.mk)
 
 VM_ENV = TOP='$(TOP)' BUILD='$(BUILD)' CACHE='$(CACHE)' KVER='$(KVER)' \
 	VM_MODULES='$(strip $(VM_MODULES))' VM_TOOLS='$(strip $(VM_TOOLS))'
+# Variables for the guest's /pciem/env (initrd.sh's trailing VAR=value).
+VM_GUEST_ENV = PCIEM_MODULE_ARGS='$(VM_MODULE_ARGS)'
 VM_RUN_ENV = VM_MEM='$(VM_MEM)' VM_SMP='$(VM_SMP)' VM_TIMEOUT='$(VM_TIMEOUT)' \
 	VM_QEMU_ARGS='$(VM_QEMU_ARGS)' VM_APPEND='$(VM_APPEND)'
 VM_RUN = $(VM_RUN_ENV) $(TOP)/tests/vm/run.sh $(VM_KERNEL)
@@ -61,14 +66,14 @@ endif
 vm-run: vm-build
 	$(Q)test -n "$(GUEST)" || { echo "usage: make vm-run GUEST=path/to/script.sh" >&2; exit 2; }
 	$(Q)test -f "$(GUEST)" || { echo "vm-run: GUEST=$(GUEST): no such file" >&2; exit 2; }
-	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd.img "$(GUEST)"
+	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd.img "$(GUEST)" $(VM_GUEST_ENV)
 	$(E) "VM       $(GUEST) (TCG, $(VM_SMP) CPUs, $(VM_MEM), deadline $(VM_TIMEOUT)s)"
 	$(Q)$(VM_RUN) $(VM_DIR)/initrd.img $(VM_DIR)/console.log
 
 test-vm: vm-build
 	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd-test.img \
 		$(TOP)/tests/vm/runner.sh PCIEM_TESTS='$(VM_TESTS)' \
-		PCIEM_TEST_TIMEOUT='$(VM_TEST_TIMEOUT)'
+		PCIEM_TEST_TIMEOUT='$(VM_TEST_TIMEOUT)' $(VM_GUEST_ENV)
 	$(E) "VM       tests/vm/guest/*.sh (TCG, $(VM_SMP) CPUs, $(VM_MEM))"
 	$(Q)$(VM_RUN_ENV) $(TOP)/tests/vm/test-vm.sh $(VM_KERNEL) $(VM_DIR)/initrd-test.img \
 		$(VM_DIR)/console-test.log
@@ -77,7 +82,7 @@ test-vm: vm-build
 demo: deps-ensure
 	$(Q)$(VM_SUBMAKE) vm-build
 	$(Q)$(VM_ENV) $(TOP)/tests/vm/initrd.sh $(VM_DIR)/initrd-demo.img \
-		$(TOP)/tests/vm/demo.sh
+		$(TOP)/tests/vm/demo.sh $(VM_GUEST_ENV)
 	$(E) "DEMO     booting the QEMU guest (software emulation, about 40 s)..."
 	$(Q)VM_SHOW='demo| ' $(VM_RUN) $(VM_DIR)/initrd-demo.img $(VM_DIR)/console-demo.log
 

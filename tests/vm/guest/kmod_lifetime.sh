@@ -73,5 +73,10 @@ check sigkill-after-rescan-removes gone "$addr"
 check rmmod-clean rmmod pciem
 check module-gone [ ! -d /sys/module/pciem ]
 check windows-released sh -c '! grep -q pciem /proc/iomem'
-check reload insmod /pciem/pciem.ko
+# A bad parameter is refused with its name, and leaves no module behind.
+check bad-param-refused sh -c '! insmod /pciem/pciem.ko sync_timeout_default_us=0 2>/dev/null'
+check bad-param-logged sh -c 'dmesg | grep -q "sync_timeout_default_us: .0. is not a number in 1..10000000"'
+check bad-param-no-module [ ! -d /sys/module/pciem ]
+# shellcheck disable=SC2086
+check reload insmod /pciem/pciem.ko $PCIEM_MODULE_ARGS
 exit $fail
