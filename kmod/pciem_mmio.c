@@ -126,12 +126,15 @@ static inline u64 pciem_mmio_now(void)
 #define PCIEM_SPIN_NUDGE_NS	(1 * NSEC_PER_MSEC)
 
 /*
- * One turn of a spin that waits for the host. The host may be runnable but
- * queued on this CPU (it was running here when the driver came in), where
- * it cannot run until we give up. So when the wait grows long, idle CPUs are
- * told to reschedule: an idle CPU that schedules balances the load and pulls
- * tasks waiting here, the host among them. Not from NMI context (an int3
- * kprobe), where no IPI may be sent. Returns true once the wait is over.
+ * One turn of a spin that waits for the host. When the wait grows long:
+ * - the host may still sleep because the wake-up sent from another CPU
+ *   (pciem_ring_kick_away) sits behind that CPU's own spin with interrupts
+ *   off: wake it from here;
+ * - it may be runnable but queued on this CPU (it was running here when the
+ *   driver came in), where it cannot run until we give up: idle CPUs are told
+ *   to reschedule, and an idle CPU that schedules balances the load and pulls
+ *   tasks waiting here. Not from NMI context (an int3 kprobe): no IPI there.
+ * Returns true once the wait is over.
  */
 static bool pciem_mmio_spin_expired(struct pciem_mmio *m, u64 deadline, u64 *nudge_at)
 {
@@ -141,6 +144,7 @@ static bool pciem_mmio_spin_expired(struct pciem_mmio *m, u64 deadline, u64 *nud
 		return true;
 	if (now >= *nudge_at) {
 		*nudge_at = now + PCIEM_SPIN_NUDGE_NS;
+		pciem_ring_kick(&m->ring);
 		if (!in_nmi())
 			wake_up_all_idle_cpus();
 	}
