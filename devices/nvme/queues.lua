@@ -13,6 +13,7 @@ local shadow_sq
 local SQE_SIZE, CQE_SIZE = 64, 16
 local STALL_LUA = ffi.C.NVME_FP_STALL_LUA
 local FETCH_MAX = 64			-- SQEs fetched per DMA
+local STAGE_MAX = 64			-- CQEs written per DMA
 
 --- Queue state for queue ids 0..maxq on controller `c`, in its shared state c.st.
 function M.init(c, maxq)
@@ -23,6 +24,9 @@ function M.init(c, maxq)
    c.nvec = c.st.nvec
    c.sqe_buf = ffi.new("uint8_t[?]", SQE_SIZE * FETCH_MAX)
    c.cqe = ffi.new("uint32_t[4]")
+   -- Completions of a queue run, written to their CQ in one DMA (flush_cqes).
+   c.cqe_stage = ffi.new("uint32_t[?]", STAGE_MAX * 4)
+   c.stage_n, c.stage_cqid, c.stage_addr = 0, 0, 0
    c.vec_dirty = {}
    c.active = {}		-- SQs with shadow doorbells served since the last idle point
 end
@@ -35,6 +39,7 @@ function M.reset(c)
    for v = 0, c.nvec - 1 do c.vec[v].count, c.vec[v].owed = 0, 0 end
    c.vec_dirty = {}
    c.active = {}
+   c.stage_n = 0
    st.db_shadow, st.db_eventidx = 0, 0
    if st.intx_on == 1 then st.intx_on = 0; c.dev:intx(false) end
    st.intx_mode = 0
@@ -84,7 +89,10 @@ local function cq_has_room(c, cqid)
 end
 
 --- Raise vector `v` now: MSI-X/MSI, or INTx when neither is enabled.
+local flush_cqes
+
 local function raise(c, v)
+   if c.stage_n > 0 then flush_cqes(c) end	-- the entries before their interrupt
    local st, vec = c.st, c.vec[v]
    vec.owed, vec.count = 0, 0
    st.stats.irqs = st.stats.irqs + 1
@@ -109,21 +117,51 @@ local function coalesced(c, v)
    return v ~= 0 and (st.coal_thr ~= 0 or st.coal_time ~= 0) and c.vec[v].cd == 0
 end
 
+--- Write the staged completions to their CQ in one DMA. False (and the
+--- controller fatal) when that memory is not reachable.
+function flush_cqes(c)
+   local n = c.stage_n
+   if n == 0 then return true end
+   c.stage_n = 0
+   if not c.dev:dma_write(c.stage_addr, c.cqe_stage, n * CQE_SIZE) then
+      c:fatal(("CQ %d: completion at 0x%x not writable"):format(c.stage_cqid, tonumber(c.stage_addr)))
+      return false
+   end
+   return true
+end
+M.flush_cqes = flush_cqes
+
 --- Post one completion to CQ `cqid`: dw0 result, sq head/id, cid, status field
 --- (bits 15:1 of dw3's upper half as the spec lays it out: SC | SCT << 8 | DNR << 14).
+--- `stage`: leave it for flush_cqes, which writes a run of them at once (a queue
+--- run does; the entries must be flushed before their interrupt is raised).
 --- Returns false when the CQ is full or its memory is not reachable.
-function M.post(c, cqid, result, sqhd, sqid, cid, status)
+function M.post(c, cqid, result, sqhd, sqid, cid, status, stage)
    local cq = c.cq[cqid]
    if cq.valid == 0 or cq_full(cq) then return false end
-   local e = c.cqe
+   local e
+   local n = c.stage_n
+   if stage then
+      -- A staged run is contiguous in one CQ: anything else writes it out first.
+      if n > 0 and (c.stage_cqid ~= cqid or cq.tail == 0 or n == STAGE_MAX) then
+         if not flush_cqes(c) then return false end
+         n = 0
+      end
+      if n == 0 then c.stage_cqid, c.stage_addr = cqid, cq.base + cq.tail * CQE_SIZE end
+      e = c.cqe_stage + n * 4
+   else
+      if n > 0 and not flush_cqes(c) then return false end	-- keep CQ order
+      e = c.cqe
+   end
    e[0] = result
    e[1] = 0
    e[2] = bor(sqhd, lshift(sqid, 16))
    e[3] = bor(cid, lshift(cq.phase, 16), lshift(status, 17))
    local hook = c.fault_cqe
    if hook then hook(c, cqid, e) end
-   local ok = c.dev:dma_write(cq.base + cq.tail * CQE_SIZE, e, CQE_SIZE)
-   if not ok then
+   if stage then
+      c.stage_n = n + 1
+   elseif not c.dev:dma_write(cq.base + cq.tail * CQE_SIZE, e, CQE_SIZE) then
       c:fatal(("CQ %d: completion at 0x%x not writable"):format(cqid, tonumber(cq.base)))
       return false
    end
@@ -180,9 +218,9 @@ function M.idle(c)
    c.vec_dirty = {}
 end
 
---- Run SQ `qid` from its head to its tail: fetch, execute (`exec(c, sqid, sqe)`
---- returns a completion or nothing for a held command), post.
-function M.process_sq(c, qid)
+-- Run SQ `qid` from its head to its tail: fetch, execute (`exec(c, sqid, sqe)`
+-- returns a completion or nothing for a held command), stage the completions.
+local function serve_sq(c, qid)
    local sq = c.sq[qid]
    local exec = qid == 0 and c.exec_admin or c.exec_io
    local st = c.st
@@ -225,7 +263,7 @@ function M.process_sq(c, qid)
          st.stats.commands = st.stats.commands + 1
          if status then
             if status ~= 0 then c:log_error(qid, cid, status, sqe) end
-            if not M.post(c, sq.cqid, result or 0, sq.head, qid, cid, status) then
+            if not M.post(c, sq.cqid, result or 0, sq.head, qid, cid, status, true) then
                -- Full (cannot happen: checked per run) or unreachable: stop here.
                sq.stalled = 1
                return
@@ -240,6 +278,12 @@ function M.process_sq(c, qid)
          end
       end
    end
+end
+
+--- Run SQ `qid` from its head to its tail and write out its completions.
+function M.process_sq(c, qid)
+   serve_sq(c, qid)
+   flush_cqes(c)
 end
 
 -- Doorbell Buffer Config (5.7), while busy: take the shadow tail and serve the queue
@@ -289,9 +333,9 @@ function M.doorbell(c, off, value)
       if c.dbbuf and qid > 0 then
          -- The shadow is never behind an MMIO value (the driver writes it first),
          -- and an MMIO value can be behind what the shadow already told us.
+         -- EventIdx stays: only a full CQ asks for the next head (cq_has_room).
          local head = c.dev:dma_read32(c.dbbuf.shadow + qid * 8 + 4)
          if head and head < cq.size then value = head end
-         c.dev:dma_write32(c.dbbuf.eventidx + qid * 8 + 4, value)
       end
       cq.head = value
       if st.intx_on == 1 then M.update_intx(c) end
