@@ -168,11 +168,12 @@ function M.sgl_segments(c, sqe, len, list)
    return list
 end
 
---- Host memory -> c.data (`len` bytes), per the SQE's data pointer. status or 0.
-function M.from_host(c, sqe, len)
+--- Host memory -> c.data (`len` bytes; `buf` instead when given), per the SQE's
+--- data pointer. status or 0.
+function M.from_host(c, sqe, len, buf)
    local list, st = M.prp_segments(c, sqe, len)
    if not list then return st end
-   if not c.dev:dma_readv(list, c.data) then return S.DATA_XFER_ERROR end
+   if not c.dev:dma_readv(list, buf or c.data) then return S.DATA_XFER_ERROR end
    return 0
 end
 
@@ -209,18 +210,27 @@ local function rw(c, sqe, opcode)
    if not off then return len end
    if len > c.mdts_bytes then return S.INVALID_FIELD end
    local smart = c.smart
+   -- RAM stores lend their memory when one chunk holds the range: no copy through c.data.
+   local span = ns.store.span
    if opcode == OP.READ then
-      if not ns.store:read(off, c.data, len) then return S.INTERNAL end
-      st = M.to_host(c, sqe, len)
+      local p = span and span(ns.store, off, len)
+      if p then
+         st = M.to_host(c, sqe, len, p)
+      else
+         if not ns.store:read(off, c.data, len) then return S.INTERNAL end
+         st = M.to_host(c, sqe, len)
+      end
       if st == 0 then
          smart.read_cmds = smart.read_cmds + 1
          smart.read_blocks = smart.read_blocks + nlb * ns.lba_size / 512
       end
       return st
    elseif opcode == OP.WRITE then
-      st = M.from_host(c, sqe, len)
+      -- A failed transfer may leave part of the range written, as on a real drive.
+      local p = span and span(ns.store, off, len, true)
+      st = M.from_host(c, sqe, len, p)
       if st ~= 0 then return st end
-      if not ns.store:write(off, c.data, len) then return S.INTERNAL end
+      if not p and not ns.store:write(off, c.data, len) then return S.INTERNAL end
       smart.write_cmds = smart.write_cmds + 1
       smart.write_blocks = smart.write_blocks + nlb * ns.lba_size / 512
       return 0

@@ -86,6 +86,18 @@ function Ram:write(off, buf, len)
    return true
 end
 
+--- The store's own memory for `len` bytes at `off`, when one chunk holds them all:
+--- commands move data straight between it and host memory, with no copy through a
+--- buffer. nil for a range across chunks, or a hole unless `create` allocates it.
+function Ram:span(off, len, create)
+   local idx = math.floor(off / CHUNK)
+   local in_off = off - idx * CHUNK
+   if in_off + len > CHUNK then return nil end
+   local p = chunk_of(self, idx, create)
+   if p == nil then return nil end
+   return p + in_off
+end
+
 --- Zero (and free) a range: Write Zeroes, deallocate, format.
 function Ram:zero(off, len) return self:write(off, nil, len) end
 function Ram:flush() return true end
