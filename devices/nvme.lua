@@ -15,6 +15,12 @@ do
       package.path = pattern .. ";" .. package.path
    end
 end
+-- A `reload` from the REPL runs this script again and must see edits to the modules
+-- too: they load afresh each run (nvme.state's cdef guards itself).
+for _, name in ipairs({ "nvme.regs", "nvme.queues", "nvme.io", "nvme.admin", "nvme.store",
+      "nvme.regmap" }) do
+   package.loaded[name] = nil
+end
 local state = require("nvme.state")
 local regs = require("nvme.regs")
 local queues = require("nvme.queues")
@@ -152,42 +158,46 @@ function Ctrl:set_format(ns, lbaf)
    fp.blocks, fp.lba_shift, fp.store = ns.blocks, LBA_FORMATS[lbaf + 1], ns.store.fp
 end
 
-local vectors = opts.queues + 1
--- Queues, interrupts, namespaces, counters: FFI state the native path shares.
-local st, st_keep = state.new(opts.queues, vectors, opts.namespaces)
-st.mdts_bytes = 2 ^ MDTS * 4096
-st.timing = opts.fptiming and 1 or 0
-local c = setmetatable({
-   opts = opts, regs_mod = regs, queues = queues, vectors = vectors,
-   mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = opts.dbbuf,
-   enabled = false, st = st, st_keep = st_keep, smart = st.smart, stats = st.stats,
-   errors = {}, error_count = 0, changed_ns = {}, power_cycles = 1, started_at = os.time(),
-   aers = {}, ns = {},
-   exec_admin = admin.exec, exec_io = nvio.exec,
-}, Ctrl)
-queues.init(c, opts.queues)
-nvio.init(c, 2 ^ MDTS * 4096)
-admin.reset_features(c)
+--- A new controller for `opts`: shared FFI state, buffers, namespaces.
+local function new_controller(o)
+   local vectors = o.queues + 1
+   -- Queues, interrupts, namespaces, counters: FFI state the native path shares.
+   local st, st_keep = state.new(o.queues, vectors, o.namespaces)
+   st.mdts_bytes = 2 ^ MDTS * 4096
+   st.timing = o.fptiming and 1 or 0
+   local c = setmetatable({
+      opts = o, vectors = vectors,
+      mdts = MDTS, lba_formats = LBA_FORMATS, page = 4096, dbbuf_ok = o.dbbuf,
+      enabled = false, st = st, st_keep = st_keep, smart = st.smart, stats = st.stats,
+      errors = {}, error_count = 0, changed_ns = {}, power_cycles = 1, started_at = os.time(),
+      aers = {}, ns = {},
+   }, Ctrl)
+   queues.init(c, o.queues)
+   nvio.init(c, 2 ^ MDTS * 4096)
+   admin.reset_features(c)
 
-for k = 1, opts.namespaces do
-   local st, err
-   if opts.backing then
-      st, err = store.file(k == 1 and opts.backing or opts.backing .. "." .. k, opts.size)
-      if not st then error("nvme: " .. err, 0) end
-   else
-      st = store.ram(opts.size)
+   for k = 1, o.namespaces do
+      local s, err
+      if o.backing then
+         s, err = store.file(k == 1 and o.backing or o.backing .. "." .. k, o.size)
+         if not s then error("nvme: " .. err, 0) end
+      else
+         s = store.ram(o.size)
+      end
+      local nguid = {}
+      for i = 1, 16 do nguid[i] = (i * 37 + k * 101 + #o.serial) % 256 end
+      nguid[16] = k
+      local ns = { id = k, store = s, nguid = nguid }
+      c:set_format(ns, 0)
+      c.ns[k] = ns
    end
-   local nguid = {}
-   for i = 1, 16 do nguid[i] = (i * 37 + k * 101 + #opts.serial) % 256 end
-   nguid[16] = k
-   local ns = { id = k, store = st, nguid = nguid }
-   c:set_format(ns, 0)
-   c.ns[k] = ns
+   return c
 end
 
 ---------------------------------------------------------------------------
 -- The device.
 
+local vectors = opts.queues + 1
 local dev = pciem.device {
    name = "nvme",
    vendor = opts.vendor, device = opts.device,
@@ -203,7 +213,21 @@ local dev = pciem.device {
         pba = { bar = 0, offset = regs.MSIX_PBA } },
    },
 }
+
+-- `reload` gives this script the running device again: its controller, queues,
+-- namespaces, counters and fault hooks stay, and the options of the first run
+-- with them; the code below and in the modules is the new one.
+local c
+local kept = rawget(dev, "nvme")
+if kept then
+   c, opts = kept.ctrl, kept.options
+   vectors = c.vectors
+   setmetatable(c, Ctrl)
+else
+   c = new_controller(opts)
+end
 c.dev = dev
+c.regs_mod, c.queues, c.exec_admin, c.exec_io = regs, queues, admin.exec, nvio.exec
 
 -- The native fast path (devices/nvme_native.c): I/O doorbells served in C on the
 -- same shared state, with the Lua doorbell handler as the fallback for what it defers.

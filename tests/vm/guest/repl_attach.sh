@@ -3,7 +3,8 @@
 # The REPL's control socket on a real device: devices/nvme.lua under the stock
 # nvme driver is listed by `pciem-lua list`, and `attach -e` reads CSTS, CC and
 # the queues as the driver left them (RDY=1 once /dev/nvme0n1 exists); I/O goes
-# on while a REPL is attached; the socket is root-only and goes with the device.
+# on while a REPL is attached; `reload` keeps the controller under the driver;
+# the socket is root-only and goes with the device.
 . /pciem/tests/lib.sh
 klog_mark
 
@@ -76,6 +77,27 @@ check_eq repl.attached_session "$(cat /tmp/attached.out)" "42 (0x2a)"
 pciem-lua attach nvme -e 'nope()' >/tmp/err.out 2>&1
 check_eq repl.error_status $? 1
 check_grep repl.error_text /tmp/err.out 'nope'
+
+# reload: the script runs again on the live controller. Its queues, data and
+# counters stay, so the driver goes on as if nothing happened (no reset).
+dd if=/dev/urandom of=/tmp/blk bs=4k count=16 2>/dev/null
+check repl.reload_write dd if=/tmp/blk of=/dev/nvme0n1 bs=4k seek=256 count=16 oflag=direct conv=fsync
+cmds() { pciem-lua attach nvme -e 'tonumber(dev.nvme.ctrl.stats.commands)' 2>&1 | cut -d' ' -f1; }
+n0=$(cmds)
+pciem-lua attach nvme -e reload >/tmp/reload.out 2>&1
+cat /tmp/reload.out
+check_grep repl.reload /tmp/reload.out '^reloaded /pciem/devices/nvme.lua: [0-9]+ handlers'
+check repl.reload_counters_kept test "$(cmds)" -ge "$n0"
+dd if=/dev/nvme0n1 of=/tmp/blk.back bs=4k skip=256 count=16 iflag=direct 2>/dev/null
+check repl.reload_data_kept cmp /tmp/blk /tmp/blk.back
+check repl.reload_io dd if=/dev/zero of=/dev/nvme0n1 bs=64k count=32 oflag=direct conv=fsync
+check_eq repl.reload_state_live "$(cat /sys/class/nvme/nvme0/state)" live
+check_eq repl.reload_csts_rdy "$(pciem-lua attach nvme -e 'CSTS.RDY' 2>&1)" 1
+if klog_since | grep -Eq 'nvme.*(reset|timeout)'; then
+	fail repl.reload_no_reset "the driver reset the controller or timed out"
+else
+	pass repl.reload_no_reset
+fi
 
 stop_dev "$DEV_PID" TERM
 check_eq repl.stop_status "$DEV_STATUS" 0
