@@ -19,6 +19,7 @@
 #include <linux/uaccess.h>
 
 #include "pciem.h"
+#include "pciem_copy.h"
 
 /*
  * Refusals get their own rate limit: a script hammering a bad address must
@@ -188,7 +189,7 @@ static int pciem_dma_copy(struct pciem_dma_xfer *x, phys_addr_t phys,
 	size_t left;
 
 	/*
-	 * raw_copy_*: the segment passed access_ok() at validation, and the
+	 * Not copy_*_user: the segment passed access_ok() at validation, and the
 	 * hardened-usercopy object checks of copy_{to,from}_user do not apply:
 	 * a device reaches pages, not kernel objects, and those checks BUG()
 	 * on a range crossing slab objects -- legal for a device, so a host
@@ -198,9 +199,9 @@ static int pciem_dma_copy(struct pciem_dma_xfer *x, phys_addr_t phys,
 	 */
 	might_fault();
 	if (x->to_host)
-		left = raw_copy_from_user(kaddr, user, n);
+		left = pciem_copy_from_user(kaddr, user, n);
 	else
-		left = raw_copy_to_user(user, kaddr, n);
+		left = pciem_copy_to_user(user, kaddr, n);
 	x->done += n - left;
 	if (left) {
 		pciem_dma_log(x->dev, "seg %u: user buffer at %p is not %s",

@@ -11,6 +11,7 @@
 #include <linux/module.h>
 
 #include "pciem.h"
+#include "pciem_copy.h"
 
 /*
  * Rejected requests log one line each. /dev/pciem is root-only, so the limit
@@ -74,6 +75,7 @@ static int __init pciem_init(void)
 {
 	int ret;
 
+	pciem_copy_init();
 	ret = pciem_mmio_init();
 	if (ret)
 		return ret;
