@@ -54,6 +54,24 @@ function M.init(c, mdts_bytes)
    c.segs = {}
    for i = 1, MAX_SEGS do c.segs[i] = { 0, 0 } end
    c.nsegs = 0
+   c.n_read_cmds, c.n_read_blocks, c.n_write_cmds, c.n_write_blocks = 0, 0, 0, 0
+end
+
+--- Add the SMART data counts of the commands run since the last call to the
+--- shared counters. Per command they would be 64-bit FFI sums, each a boxed
+--- value; the queue code calls this once per queue run.
+function M.fold_counters(c)
+   local sm = c.smart
+   if c.n_read_cmds > 0 then
+      sm.read_cmds = sm.read_cmds + c.n_read_cmds
+      sm.read_blocks = sm.read_blocks + c.n_read_blocks
+      c.n_read_cmds, c.n_read_blocks = 0, 0
+   end
+   if c.n_write_cmds > 0 then
+      sm.write_cmds = sm.write_cmds + c.n_write_cmds
+      sm.write_blocks = sm.write_blocks + c.n_write_blocks
+      c.n_write_cmds, c.n_write_blocks = 0, 0
+   end
 end
 
 local function u64(sqe, dw) return sqe[dw + 1] * 0x100000000 + sqe[dw] end
@@ -209,7 +227,6 @@ local function rw(c, sqe, opcode)
    local off, len, nlb = lba_range(ns, sqe)
    if not off then return len end
    if len > c.mdts_bytes then return S.INVALID_FIELD end
-   local smart = c.smart
    -- RAM stores lend their memory when one chunk holds the range: no copy through c.data.
    local span = ns.store.span
    if opcode == OP.READ then
@@ -221,8 +238,8 @@ local function rw(c, sqe, opcode)
          st = M.to_host(c, sqe, len)
       end
       if st == 0 then
-         smart.read_cmds = smart.read_cmds + 1
-         smart.read_blocks = smart.read_blocks + nlb * ns.lba_size / 512
+         c.n_read_cmds = c.n_read_cmds + 1
+         c.n_read_blocks = c.n_read_blocks + nlb * ns.lba_size / 512
       end
       return st
    elseif opcode == OP.WRITE then
@@ -231,14 +248,14 @@ local function rw(c, sqe, opcode)
       st = M.from_host(c, sqe, len, p)
       if st ~= 0 then return st end
       if not p and not ns.store:write(off, c.data, len) then return S.INTERNAL end
-      smart.write_cmds = smart.write_cmds + 1
-      smart.write_blocks = smart.write_blocks + nlb * ns.lba_size / 512
+      c.n_write_cmds = c.n_write_cmds + 1
+      c.n_write_blocks = c.n_write_blocks + nlb * ns.lba_size / 512
       return 0
    else	-- Compare
       st = M.from_host(c, sqe, len)
       if st ~= 0 then return st end
       if not ns.store:read(off, c.cmp, len) then return S.INTERNAL end
-      smart.read_cmds = smart.read_cmds + 1
+      c.n_read_cmds = c.n_read_cmds + 1
       if ffi.C.memcmp(c.data, c.cmp, len) ~= 0 then return S.COMPARE_FAILURE end
       return 0
    end

@@ -6,6 +6,7 @@ local ffi = require("ffi")
 local bit = require("bit")
 require("nvme.state")	-- the shared structs' cdef
 local band, bor, lshift, rshift = bit.band, bit.bor, bit.lshift, bit.rshift
+local u32p = ffi.typeof("uint32_t *")
 
 local M = {}
 local shadow_sq
@@ -27,6 +28,7 @@ function M.init(c, maxq)
    -- Completions of a queue run, written to their CQ in one DMA (flush_cqes).
    c.cqe_stage = ffi.new("uint32_t[?]", STAGE_MAX * 4)
    c.stage_n, c.stage_cqid, c.stage_addr = 0, 0, 0
+   c.n_commands = 0
    c.vec_dirty = {}
    c.active = {}		-- SQs with shadow doorbells served since the last idle point
 end
@@ -218,6 +220,24 @@ function M.idle(c)
    c.vec_dirty = {}
 end
 
+-- One command: status and result of its completion, or nil when it is held.
+-- A fault plan's hook decides first: nil runs the command, false swallows it,
+-- a number completes it with that status. A bug in a command's model must not
+-- take the controller down: the command fails with Internal Error.
+local function run_command(c, qid, sqe, exec)
+   local fault = c.fault_cmd
+   if fault then
+      local r = fault(c, qid, sqe)
+      if r == false then return nil end
+      if r ~= nil then return r, 0 end
+   end
+   local ok, status, result = pcall(exec, c, qid, sqe)
+   if ok then return status, result end
+   c:log(("SQ %d: opcode 0x%02x failed in the model: %s")
+      :format(qid, band(sqe[0], 0xff), tostring(status)))
+   return 0x06, 0
+end
+
 -- Run SQ `qid` from its head to its tail: fetch, execute (`exec(c, sqid, sqe)`
 -- returns a completion or nothing for a held command), stage the completions.
 local function serve_sq(c, qid)
@@ -238,29 +258,12 @@ local function serve_sq(c, qid)
       end
       for i = 0, run - 1 do
          if sq.valid == 0 or st.ready == 0 then return end
-         local sqe = ffi.cast("uint32_t *", c.sqe_buf + i * SQE_SIZE)
+         local sqe = ffi.cast(u32p, c.sqe_buf + i * SQE_SIZE)
          local cid = rshift(sqe[0], 16)
          sq.head = sq.head + 1
          if sq.head == sq.size then sq.head = 0 end
-         local ok, status, result = true, nil, nil
-         -- Fault injection (issue 5): nil runs the command, false swallows it,
-         -- a number completes it with that status instead.
-         local fault = c.fault_cmd
-         local r
-         if fault then r = fault(c, qid, sqe) end
-         if r == nil then
-            -- A bug in a command's model must not take the controller down: the
-            -- command fails with Internal Error and the queue goes on.
-            ok, status, result = pcall(exec, c, qid, sqe)
-            if not ok then
-               c:log(("SQ %d: opcode 0x%02x failed in the model: %s")
-                  :format(qid, band(sqe[0], 0xff), tostring(status)))
-               status, result = 0x06, 0
-            end
-         elseif r ~= false then
-            status, result = r, 0
-         end
-         st.stats.commands = st.stats.commands + 1
+         c.n_commands = c.n_commands + 1
+         local status, result = run_command(c, qid, sqe, exec)
          if status then
             if status ~= 0 then c:log_error(qid, cid, status, sqe) end
             if not M.post(c, sq.cqid, result or 0, sq.head, qid, cid, status, true) then
@@ -284,6 +287,13 @@ end
 function M.process_sq(c, qid)
    serve_sq(c, qid)
    flush_cqes(c)
+   -- Counters, once per run: a 64-bit FFI sum per command would box each value.
+   local n = c.n_commands
+   if n > 0 then
+      c.n_commands = 0
+      c.st.stats.commands = c.st.stats.commands + n
+   end
+   if c.fold_counters then c.fold_counters(c) end
 end
 
 -- Doorbell Buffer Config (5.7), while busy: take the shadow tail and serve the queue
