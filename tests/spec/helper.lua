@@ -6,6 +6,13 @@ local M = {}
 M.top = os.getenv("PCIEM_TOP") or "."
 M.bin = os.getenv("PCIEM_BIN") or (M.top .. "/build/pciem-lua")
 
+--- `n` bytes of test data, different for each seed.
+function M.pattern(n, seed)
+   local t = {}
+   for i = 1, n do t[i] = string.char((i * 7 + seed * 13) % 251) end
+   return table.concat(t)
+end
+
 --- A deep copy of a table.
 function M.copy(t)
    if type(t) ~= "table" then return t end

@@ -25,11 +25,7 @@ local function stop()
    dev, osim, h = nil, nil, nil
 end
 
-local function pattern(n, seed)
-   local t = {}
-   for i = 1, n do t[i] = string.char((i * 11 + seed * 17) % 253) end
-   return table.concat(t)
-end
+local pattern = require("helper").pattern
 
 local function st(c, err)
    assert(c, err)

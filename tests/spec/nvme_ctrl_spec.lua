@@ -13,11 +13,7 @@ local band, rshift = bit.band, bit.rshift
 
 local nit = it
 
-local function pattern(n, seed)
-   local t = {}
-   for i = 1, n do t[i] = string.char((i * 7 + seed * 13) % 251) end
-   return table.concat(t)
-end
+local pattern = require("helper").pattern
 
 local dev, osim, h
 

@@ -17,11 +17,7 @@ local function stop()
    dev, osim, h = nil, nil, nil
 end
 
-local function pattern(n, seed)
-   local t = {}
-   for i = 1, n do t[i] = string.char((i * 7 + seed * 13) % 251) end
-   return table.concat(t)
-end
+local pattern = require("helper").pattern
 
 local function stats() return dev.nvme.ctrl.st.stats end
 local function n(v) return tonumber(v) end

@@ -184,11 +184,7 @@ local function tiny_controller()
    return dev, st
 end
 
-local function pattern(n, seed)
-   local t = {}
-   for i = 1, n do t[i] = string.char((i * 7 + seed * 13) % 251) end
-   return table.concat(t)
-end
+local pattern = require("helper").pattern
 
 describe("nvmehost against a tiny controller", function()
    local dev, st, osim, h

@@ -9,11 +9,7 @@ local reload = require("pciem.repl.reload")
 local fx = require("nvme_fixture")
 local helper = require("helper")
 
-local function pattern(n, seed)
-   local t = {}
-   for i = 1, n do t[i] = string.char((i * 11 + seed * 17) % 253) end
-   return table.concat(t)
-end
+local pattern = require("helper").pattern
 
 local dev, osim, h
 local function stop()
