@@ -90,9 +90,9 @@ local function cq_has_room(c, cqid)
    end
 end
 
---- Raise vector `v` now: MSI-X/MSI, or INTx when neither is enabled.
 local flush_cqes
 
+--- Raise vector `v` now: MSI-X/MSI, or INTx when neither is enabled.
 local function raise(c, v)
    if c.stage_n > 0 then flush_cqes(c) end	-- the entries before their interrupt
    local st, vec = c.st, c.vec[v]
