@@ -121,7 +121,7 @@ static void pciem_ring_remote_kick(void *info)
 
 void pciem_ring_kick_away(struct pciem_ring *ring)
 {
-	unsigned int cpu;
+	unsigned int cpu, self;
 
 	/*
 	 * Only a sleeping host needs a wake-up, and only a wake-up chooses
@@ -132,8 +132,12 @@ void pciem_ring_kick_away(struct pciem_ring *ring)
 	 */
 	if (!pciem_ring_host_sleeping(ring))
 		return;
-	cpu = cpumask_any_but(cpu_online_mask, smp_processor_id());
-	if (in_nmi() || cpu >= nr_cpu_ids ||
+	/* The next CPU up: spinners on different CPUs do not all pick CPU 0. */
+	self = smp_processor_id();
+	cpu = cpumask_next(self, cpu_online_mask);
+	if (cpu >= nr_cpu_ids)
+		cpu = cpumask_first(cpu_online_mask);
+	if (in_nmi() || cpu == self ||
 	    smp_call_function_single_async(cpu, &ring->remote_kick))
 		pciem_ring_kick(ring);
 }
