@@ -184,12 +184,15 @@ dmesg | grep -q "mmio: sync read of bar 0 offset 0x1ffc got no answer within $wa
 # -- undecodable instructions: all-ones / dropped, counted, no oops
 u0=$(counter undecodable)
 check_eq mmio.undecodable.add_reg_mem "$(io addr 0 0x2000)" 0x0
-# The page stays on the scratch page for a moment (uncounted): let it re-arm.
-sleep 0.3
+# The page stays on the all-ones scratch page for a moment (uncounted), then
+# is re-armed: trapped again, a read gives the shadow's value.
+rearmed() {
+	[ "$(io rL 0 0x2000)" = 0xcafef00d ]
+}
+check mmio.undecodable.rearmed_after_first wait_for rearmed
 check_eq mmio.undecodable.add_mem_imm "$(io addm 0 0x2004)" ok
 check mmio.undecodable.counted test "$(counter undecodable)" -ge "$((u0 + 2))"
-sleep 0.3
-check_eq mmio.undecodable.page_rearmed "$(io rL 0 0x2000)" 0xcafef00d
+check mmio.undecodable.page_rearmed wait_for rearmed
 check_eq mmio.undecodable.write_dropped "$(io rL 0 0x2004)" 0x0
 
 # -- counters
