@@ -60,8 +60,6 @@ pciem_devices() {
 	ls /sys/bus/pci/devices | grep -E '^[0-9a-f]{5,}:' || true
 }
 
-# wait_for CMD...: retry CMD every 0.1 s, up to PCIEM_WAIT tenths (default
-# 600, i.e. a minute under TCG). Not a timing assertion: only a bound.
 # klog_mark: remember how far the kernel log goes; klog_since: the lines
 # logged after the mark. Tests look at their own lines this way: never with
 # `dmesg -c`, which would also hide them from the runner's splat scan.
@@ -73,6 +71,18 @@ klog_since() {
 	dmesg | tail -n +$((${KLOG_MARK:-0} + 1))
 }
 
+# bound_to ADDR DRIVER: PCI function ADDR is bound to DRIVER.
+bound_to() {
+	[ "$(basename "$(readlink "/sys/bus/pci/devices/$1/driver")")" = "$2" ]
+}
+
+# nvme_up [ADDR]: the nvme driver has ADDR (default $DEV_ADDR) and made /dev/nvme0n1.
+nvme_up() {
+	bound_to "${1:-$DEV_ADDR}" nvme && [ -b /dev/nvme0n1 ]
+}
+
+# wait_for CMD...: retry CMD every 0.1 s, up to PCIEM_WAIT tenths (default
+# 600, i.e. a minute under TCG). Not a timing assertion: only a bound.
 wait_for() {
 	local n=0 limit=${PCIEM_WAIT:-600}
 	while ! "$@" >/dev/null 2>&1; do

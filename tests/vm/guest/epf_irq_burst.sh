@@ -25,8 +25,7 @@ a=$DEV_ADDR
 pass burst.start
 
 driver_bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$a/driver")")" = pci-endpoint-test ] &&
-		[ -c "$node" ]
+	bound_to "$a" pci-endpoint-test && [ -c "$node" ]
 }
 if ! wait_for driver_bound; then
 	fail burst.bound "pci-endpoint-test did not bind $a"

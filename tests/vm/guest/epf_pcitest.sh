@@ -21,8 +21,7 @@ a=$DEV_ADDR
 pass epf.start
 
 driver_bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$a/driver")")" = pci-endpoint-test ] &&
-		[ -c "$node" ]
+	bound_to "$a" pci-endpoint-test && [ -c "$node" ]
 }
 if ! wait_for driver_bound; then
 	fail epf.bound "pci-endpoint-test did not bind $a"

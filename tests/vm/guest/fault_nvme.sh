@@ -14,11 +14,6 @@
 args=${NVME_ARGS:-}
 timeout_s=4
 
-bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$DEV_ADDR/driver")")" = nvme ] &&
-		test -b /dev/nvme0n1
-}
-
 live() {
 	[ "$(cat /sys/class/nvme/nvme0/state 2>/dev/null)" = live ]
 }
@@ -29,7 +24,7 @@ up() {
 		fail "$1.start" "pciem-lua did not report a device"
 		return 1
 	fi
-	if ! wait_for bound; then
+	if ! wait_for nvme_up; then
 		fail "$1.start" "no /dev/nvme0n1 for $DEV_ADDR"
 		cat "/tmp/$1.log"
 		stop_dev "$DEV_PID" TERM
@@ -204,13 +199,13 @@ return { faults = {
 LUA
 rm -f /tmp/trace.jsonl
 if start_dev /tmp/trace.log --trace=/tmp/trace.jsonl --faults=/tmp/plan-trace.lua \
-	/pciem/devices/nvme.lua size=64M $args && wait_for bound; then
+	/pciem/devices/nvme.lua size=64M $args && wait_for nvme_up; then
 	pass trace.start
 	# the driver probed inside the device's start: rebind it, so that its
 	# shutdown and enable sequences are in the trace
 	echo "$DEV_ADDR" >/sys/bus/pci/drivers/nvme/unbind
 	echo "$DEV_ADDR" >/sys/bus/pci/drivers/nvme/bind
-	check trace.rebound wait_for bound
+	check trace.rebound wait_for nvme_up
 	dd if=/dev/nvme0n1 of=/dev/null bs=4k skip=256 count=1 iflag=direct 2>/dev/null
 	dd if=/dev/nvme0n1 of=/dev/null bs=4k count=16 iflag=direct 2>/dev/null
 	stop_dev "$DEV_PID" TERM

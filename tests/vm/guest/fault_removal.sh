@@ -9,11 +9,6 @@
 
 args=${NVME_ARGS:-}
 
-bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$DEV_ADDR/driver")")" = nvme ] &&
-		test -b /dev/nvme0n1
-}
-
 cat >/tmp/plan-yank.lua <<'LUA'
 return { faults = {
    { name = "yank", match = { nvme = { opcode = "write" }, nth = 300 },
@@ -29,7 +24,7 @@ echo 4 >$param/io_timeout
 echo 4 >$param/admin_timeout
 
 if start_dev /tmp/yank.log --faults=/tmp/plan-yank.lua /pciem/devices/nvme.lua size=64M $args &&
-	wait_for bound; then
+	wait_for nvme_up; then
 	pass yank.start
 	addr=$DEV_ADDR
 	fio --name=yank --filename=/dev/nvme0n1 --direct=1 --ioengine=libaio --rw=randwrite \
@@ -54,7 +49,7 @@ else
 fi
 
 # The kernel is still fine: a new device binds and does I/O.
-if start_dev /tmp/after.log /pciem/devices/nvme.lua size=16M $args && wait_for bound; then
+if start_dev /tmp/after.log /pciem/devices/nvme.lua size=16M $args && wait_for nvme_up; then
 	pass after.start
 	dd if=/dev/urandom of=/tmp/r bs=64k count=16 2>/dev/null
 	check after.write dd if=/tmp/r of=/dev/nvme0n1 bs=64k count=16 oflag=direct

@@ -13,11 +13,6 @@ args=${NVME_ARGS:-}
 mnt=/tmp/nvme-mnt
 mkdir -p "$mnt"
 
-bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$DEV_ADDR/driver")")" = nvme ] &&
-		test -b /dev/nvme0n1
-}
-
 # up NAME ARGS...: start the device and wait for /dev/nvme0n1.
 up() {
 	local name=$1 logged
@@ -28,7 +23,7 @@ up() {
 		fail "$name" "pciem-lua did not report a device"
 		return 1
 	fi
-	if ! wait_for bound; then
+	if ! wait_for nvme_up; then
 		fail "$name" "no /dev/nvme0n1 for $DEV_ADDR"
 		cat /tmp/nvme.log
 		return 1

@@ -14,10 +14,7 @@ a=$DEV_ADDR
 pass repl.start
 
 modprobe nvme
-driver_bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$a/driver")")" = nvme ]
-}
-if ! wait_for driver_bound || ! wait_for test -b /dev/nvme0n1; then
+if ! wait_for nvme_up "$a"; then
 	fail repl.bound "the nvme driver did not bind $a or no /dev/nvme0n1"
 	cat /tmp/nvme.log
 	stop_dev "$DEV_PID" TERM

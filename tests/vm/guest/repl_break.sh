@@ -11,10 +11,7 @@ start_dev /tmp/nvme.log /pciem/devices/nvme.lua size=16M ||
 	{ fail break.start "pciem-lua did not report a device"; finish; }
 a=$DEV_ADDR
 modprobe nvme
-driver_bound() {
-	[ "$(basename "$(readlink "/sys/bus/pci/devices/$a/driver")")" = nvme ]
-}
-if ! wait_for driver_bound || ! wait_for test -b /dev/nvme0n1; then
+if ! wait_for nvme_up "$a"; then
 	fail break.bound "the nvme driver did not bind $a or no /dev/nvme0n1"
 	cat /tmp/nvme.log
 	stop_dev "$DEV_PID" TERM
