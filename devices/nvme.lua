@@ -228,7 +228,6 @@ else
 end
 c.dev = dev
 c.regs_mod, c.queues, c.exec_admin, c.exec_io = regs, queues, admin.exec, nvio.exec
-c.fold_counters = nvio.fold_counters
 
 -- The native fast path (devices/nvme_native.c): I/O doorbells served in C on the
 -- same shared state, with the Lua doorbell handler as the fallback for what it defers.

@@ -5,6 +5,7 @@
 local ffi = require("ffi")
 local bit = require("bit")
 require("nvme.state")	-- the shared structs' cdef
+local nvio = require("nvme.io")
 local band, bor, lshift, rshift = bit.band, bit.bor, bit.lshift, bit.rshift
 local u32p = ffi.typeof("uint32_t *")
 
@@ -293,7 +294,7 @@ function M.process_sq(c, qid)
       c.n_commands = 0
       c.st.stats.commands = c.st.stats.commands + n
    end
-   if c.fold_counters then c.fold_counters(c) end
+   nvio.fold_counters(c)
 end
 
 -- Doorbell Buffer Config (5.7), while busy: take the shadow tail and serve the queue

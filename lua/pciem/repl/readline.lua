@@ -205,13 +205,18 @@ function M.plain(opts)
       tty = sys.isatty(fd) }, Plain)
 end
 
-function Plain:resume(prompt)
+-- Ready for the next line: show `prompt` on a terminal.
+function Plain:_prompt(prompt)
    self.prompt = prompt
    self.active = true
    if self.tty then
       io.stdout:write(prompt)
       io.stdout:flush()
    end
+end
+
+function Plain:resume(prompt)
+   self:_prompt(prompt)
    -- lines already read wait for the next prompt
    self:_drain()
 end
@@ -241,14 +246,7 @@ end
 function Plain:_deliver(line)
    self.active = false
    local prompt = self.opts.on_line(line)
-   if prompt and not self.closed then
-      self.prompt = prompt
-      self.active = true
-      if self.tty then
-         io.stdout:write(prompt)
-         io.stdout:flush()
-      end
-   end
+   if prompt and not self.closed then self:_prompt(prompt) end
 end
 
 function Plain:feed()
