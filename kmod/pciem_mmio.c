@@ -10,7 +10,6 @@
 #define pr_fmt(fmt) "pciem: " fmt
 
 #include <linux/debugfs.h>
-#include <linux/hardirq.h>
 #include <linux/kprobes.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -91,31 +90,25 @@ static inline u64 pciem_mmio_now(void)
 	return ktime_get_mono_fast_ns();
 }
 
-/* How long a spin goes before idle CPUs are asked to take our waiting tasks. */
-#define PCIEM_SPIN_NUDGE_NS	(1 * NSEC_PER_MSEC)
+/* How long a spin goes before it wakes the host itself too. */
+#define PCIEM_SPIN_KICK_NS	(1 * NSEC_PER_MSEC)
 
 /*
- * One turn of a spin that waits for the host. When the wait grows long:
- * - the host may still sleep because the wake-up sent from another CPU
- *   (pciem_ring_kick_away) sits behind that CPU's own spin with interrupts
- *   off: wake it from here;
- * - it may be runnable but queued on this CPU (it was running here when the
- *   driver came in), where it cannot run until we give up: idle CPUs are told
- *   to reschedule, and an idle CPU that schedules balances the load and pulls
- *   tasks waiting here. Not from NMI context (an int3 kprobe): no IPI there.
- * Returns true once the wait is over.
+ * One turn of a spin that waits for the host. The wake-up sent from another
+ * CPU (pciem_ring_kick_away) can sit behind that CPU's own spin with
+ * interrupts off, when both do sync accesses at once: past a millisecond,
+ * wake the host from here too. No scheduler locks are taken here: the fault
+ * can come from any driver context. Returns true once the wait is over.
  */
-static bool pciem_mmio_spin_expired(struct pciem_mmio *m, u64 deadline, u64 *nudge_at)
+static bool pciem_mmio_spin_expired(struct pciem_mmio *m, u64 deadline, u64 *kick_at)
 {
 	u64 now = pciem_mmio_now();
 
 	if (READ_ONCE(m->host_gone) || now > deadline)
 		return true;
-	if (now >= *nudge_at) {
-		*nudge_at = now + PCIEM_SPIN_NUDGE_NS;
+	if (now >= *kick_at) {
+		*kick_at = now + PCIEM_SPIN_KICK_NS;
 		pciem_ring_kick(&m->ring);
-		if (!in_nmi())
-			wake_up_all_idle_cpus();
 	}
 	cpu_relax();
 	return false;
@@ -129,7 +122,7 @@ static bool pciem_mmio_spin_expired(struct pciem_mmio *m, u64 deadline, u64 *nud
 static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
 			      struct pciem_event *ev, u64 deadline, bool will_spin)
 {
-	u64 nudge_at = pciem_mmio_now() + PCIEM_SPIN_NUDGE_NS;
+	u64 kick_at = pciem_mmio_now() + PCIEM_SPIN_KICK_NS;
 	bool waited = false;
 	u64 seq;
 
@@ -141,7 +134,7 @@ static u64 pciem_mmio_publish(struct pciem_dev *dev, struct pciem_mmio *m,
 			atomic64_inc(&m->ring_full_waits);
 			pciem_ring_kick_away(&m->ring);
 		}
-		if (pciem_mmio_spin_expired(m, deadline, &nudge_at)) {
+		if (pciem_mmio_spin_expired(m, deadline, &kick_at)) {
 			if (!READ_ONCE(m->host_gone) &&
 			    !test_and_set_bit(PCIEM_LOGGED_RING_FULL, &m->logged))
 				pr_warn("%s: event ring stayed full for the sync timeout; access failed (logged once)\n",
@@ -167,7 +160,7 @@ static int pciem_mmio_sync(struct pciem_dev *dev, struct pciem_mmio *m,
 {
 	u64 now = pciem_mmio_now();
 	u64 deadline = now + READ_ONCE(m->timeout_ns);
-	u64 nudge_at = now + PCIEM_SPIN_NUDGE_NS;
+	u64 kick_at = now + PCIEM_SPIN_KICK_NS;
 	u32 slot = raw_smp_processor_id();
 	u64 seq, answer;
 
@@ -178,7 +171,7 @@ static int pciem_mmio_sync(struct pciem_dev *dev, struct pciem_mmio *m,
 	if (!seq)
 		return -ETIMEDOUT;
 	while (!pciem_ring_answer(&m->ring, slot, seq, &answer)) {
-		if (pciem_mmio_spin_expired(m, deadline, &nudge_at)) {
+		if (pciem_mmio_spin_expired(m, deadline, &kick_at)) {
 			if (READ_ONCE(m->host_gone))
 				return -ENODEV;
 			atomic64_inc(&m->sync_timeouts);
