@@ -492,9 +492,14 @@ describe("host event loop: JIT", function()
       dev:on_write(0, { 0x10, 0x10 }, function(_, _, v) sum = sum + v end)
       dev:on_read(0, 0x20, function(_, off) return off + 1 end)
       -- Trace-formation aborts that LuaJIT resolves itself (it compiles the
-      -- inner loop on its own first, then the outer one) are not failures;
-      -- anything else (NYI, unsupported C conversion, ...) is.
-      local benign = { ["inner loop in root trace"] = true, ["leaving loop in root trace"] = true }
+      -- inner loop on its own first, then the outer one; a short inner loop
+      -- it tried to unroll it records as a loop of its own) are not
+      -- failures; anything else (NYI, unsupported C conversion, ...) is.
+      -- Which of these happen depends on hot-counter collisions, which vary
+      -- with where the bytecode lies in memory: one clean-clone run met the
+      -- unroll limit on dispatch's batch loop, the runs before did not.
+      local benign = { ["inner loop in root trace"] = true, ["leaving loop in root trace"] = true,
+         ["loop unroll limit reached"] = true }
       local traceerr = require("jit.vmdef").traceerr
       local aborts, compiled = {}, 0
       local function on_trace(what, _, func, pc, otr, oex)
